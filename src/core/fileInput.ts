@@ -1,0 +1,81 @@
+// A file given to a plugin becomes a path the worker can open: files are passed by path (the seed's
+// zero-copy), never as bytes on the wire. Content that is not on disk (an unsaved editor) goes to a
+// private temp file that only this user can read, removed when the call is over.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PluginError } from './errors';
+import type { FileInput } from './registry';
+
+export interface MaterializedFile {
+  /** Absolute path to hand to the plugin. */
+  readonly path: string;
+  /** True when `path` is a temp file made for this call. */
+  readonly temporary: boolean;
+  /** Removes the temp file and its folder (no-op for a caller's own file); safe to call twice. */
+  release(): Promise<void>;
+}
+
+export async function materializeFileInput(input: FileInput): Promise<MaterializedFile> {
+  if ('path' in input) return existingFile(path.resolve(input.path));
+  if ('uri' in input) return existingFile(pathOfUri(input.uri));
+  return temporaryFile(input.content, input.name);
+}
+
+/** Runs `use` with the input as a path and releases any temp file afterwards, whatever happens. */
+export async function withFileInput<T>(input: FileInput, use: (filePath: string) => Promise<T>): Promise<T> {
+  const file = await materializeFileInput(input);
+  try {
+    return await use(file.path);
+  } finally {
+    await file.release();
+  }
+}
+
+function existingFile(filePath: string): MaterializedFile {
+  return { path: filePath, temporary: false, release: async () => {} };
+}
+
+function pathOfUri(uri: string): string {
+  if (!uri.startsWith('file:')) {
+    const scheme = uri.slice(0, Math.max(0, uri.indexOf(':'))) || 'no scheme';
+    throw new PluginError(
+      'usage',
+      `Cannot pass "${uri}" to a plugin: only file: URIs and paths can be opened by the worker (got ${scheme}). Save the file locally or pass its content instead.`,
+    );
+  }
+  try {
+    return fileURLToPath(uri);
+  } catch (error) {
+    throw new PluginError('usage', `Cannot turn "${uri}" into a local path: ${(error as Error).message}.`, { cause: error });
+  }
+}
+
+async function temporaryFile(content: string | Uint8Array, name: string): Promise<MaterializedFile> {
+  // mkdtemp makes the folder 0700, so nobody else can list or open what is inside.
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'rpp-input-'));
+  const filePath = path.join(folder, safeFileName(name));
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await rm(folder, { recursive: true, force: true });
+  };
+  try {
+    // 'wx': never follow or reuse an existing file; 0600 even if the umask is lax.
+    await writeFile(filePath, content, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    await release();
+    throw new PluginError('usage', `Could not write the temp file for "${name}": ${(error as Error).message}. Check free space in ${os.tmpdir()}.`, {
+      cause: error,
+    });
+  }
+  return { path: filePath, temporary: true, release };
+}
+
+/** Keeps the name's extension (plugins often look at it) but nothing that could leave the folder. */
+function safeFileName(name: string): string {
+  const base = path.basename(name.replace(/\\/g, '/')).replace(/[^\w.\- ]/g, '_').replace(/^\.+/, '');
+  return base.length > 0 ? base.slice(-120) : 'input';
+}

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const WORKER_RELATIVE = path.join('worker', 'rpp_worker.py');
 
-export function findWorkerScript(startUrl: string = import.meta.url): string {
+export function defaultWorkerScript(startUrl: string = import.meta.url): string {
   const start = path.dirname(fileURLToPath(startUrl));
   for (let dir = start; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, WORKER_RELATIVE);

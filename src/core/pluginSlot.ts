@@ -1,0 +1,263 @@
+// One plugin known to the registry: its manifest entry, its state, and at most one worker.
+// The slot owns the worker, its idle timer and its restart budget; the registry only routes.
+import { PluginError, messageOf } from './errors';
+import { Emitter } from './emitter';
+import type { ManifestEntry } from './manifest';
+import { PluginWorker } from './pluginWorker';
+import { RestartBudget } from './restartBudget';
+import type { LogEvent, PluginInfo, PluginState } from './registry';
+
+export interface SlotSettings {
+  workerScript: string;
+  idleTimeoutMs: number;
+  startupTimeoutMs: number;
+  maxRestarts: number;
+  restartWindowMs: number;
+  configFor?: (plugin: string) => Record<string, unknown> | undefined;
+}
+
+export class PluginSlot {
+  private worker: PluginWorker | undefined;
+  private starting: Promise<PluginWorker> | undefined;
+  private stopping: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private state: PluginState;
+  private lastError: PluginError | undefined;
+  private running = 0;
+  private startedAt: number | undefined;
+  private readonly budget: RestartBudget;
+  /** Set when the crash budget ran out: no automatic restart until restart(). */
+  private crashLoop = false;
+
+  constructor(
+    readonly entry: ManifestEntry,
+    private settings: SlotSettings,
+    private readonly changed: Emitter<string | undefined>,
+    private readonly log: Emitter<LogEvent>,
+  ) {
+    this.state = entry.ok ? 'stopped' : 'broken';
+    this.lastError = entry.ok ? undefined : entry.error;
+    this.budget = new RestartBudget(settings.maxRestarts, settings.restartWindowMs);
+  }
+
+  get name(): string {
+    return this.entry.ok ? this.entry.manifest.name : this.entry.name;
+  }
+
+  get isRunning(): boolean {
+    return this.worker !== undefined;
+  }
+
+  info(): PluginInfo {
+    const entry = this.entry;
+    return {
+      name: this.name,
+      version: entry.ok ? entry.manifest.version : '',
+      description: entry.ok ? entry.manifest.description : undefined,
+      manifestPath: entry.path,
+      manifest: entry.ok ? entry.manifest : undefined,
+      pythonExecutable: entry.ok ? entry.pythonExecutable : undefined,
+      state: this.state,
+      lastError: this.lastError,
+      pid: this.worker?.pid,
+      startedAt: this.startedAt,
+      running: this.running,
+      fileTypes: entry.ok ? (entry.manifest.file_types ?? []) : [],
+    };
+  }
+
+  updateSettings(settings: SlotSettings): void {
+    this.settings = settings;
+    if (this.worker && this.running === 0) this.armIdleTimer();
+  }
+
+  /** The running worker, starting it if needed; concurrent callers share one start. */
+  async ensureWorker(): Promise<PluginWorker> {
+    if (!this.entry.ok) throw this.entry.error;
+    if (this.crashLoop) throw this.crashLoopError();
+    if (this.stopping) await this.stopping;
+    if (this.worker) return this.worker;
+    this.starting ??= this.launch().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  /** Runs one call on the worker, keeping the busy count, the state and the idle timer right. */
+  async withWorker<T>(call: (worker: PluginWorker) => Promise<T>): Promise<T> {
+    const worker = await this.ensureWorker();
+    this.beginCall();
+    try {
+      return await call(worker);
+    } finally {
+      this.endCall(worker);
+    }
+  }
+
+  /** Same as withWorker for a stream: the call lasts until the consumer stops iterating. */
+  async *streamWithWorker<T>(stream: (worker: PluginWorker) => AsyncIterable<T>): AsyncGenerator<T> {
+    const worker = await this.ensureWorker();
+    this.beginCall();
+    try {
+      yield* stream(worker);
+    } finally {
+      this.endCall(worker);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => undefined);
+    const worker = this.worker;
+    if (!worker) return;
+    this.clearIdleTimer();
+    this.stopping ??= this.disposeWorker(worker).finally(() => (this.stopping = undefined));
+    return this.stopping;
+  }
+
+  /** Restart by the user: also forgives a crash loop. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.crashLoop = false;
+    this.budget.reset();
+    await this.ensureWorker();
+  }
+
+  private async launch(): Promise<PluginWorker> {
+    if (!this.entry.ok) throw this.entry.error;
+    const { manifest, path: manifestPath, pythonExecutable } = this.entry;
+    this.setState('starting');
+    this.event('info', `Starting ${manifest.module}.${manifest.class} with ${pythonExecutable}`);
+    let worker: PluginWorker;
+    try {
+      worker = await PluginWorker.start({
+        manifest,
+        manifestPath,
+        pythonExecutable,
+        workerScript: this.settings.workerScript,
+        startupTimeoutMs: manifest.startup_timeout_s ? manifest.startup_timeout_s * 1000 : this.settings.startupTimeoutMs,
+        onStderrLine: (line) => this.log.fire({ plugin: this.name, level: 'info', source: 'stderr', message: line }),
+      });
+    } catch (error) {
+      const failure = error instanceof PluginError ? error : new PluginError('start', messageOf(error), { plugin: this.name, cause: error });
+      this.fail('stopped', failure);
+      throw failure;
+    }
+    this.worker = worker;
+    this.startedAt = Date.now();
+    void worker.exited.then((exit) => this.onExit(worker, exit.expected, exit.code, exit.signal, exit.stderrTail));
+    this.event('info', `Worker ready: pid ${worker.pid}, port ${worker.port}`);
+    await this.applySavedConfig(worker);
+    this.lastError = undefined;
+    this.setState(this.running > 0 ? 'busy' : 'ready');
+    this.armIdleTimer();
+    return worker;
+  }
+
+  private async applySavedConfig(worker: PluginWorker): Promise<void> {
+    const config = this.settings.configFor?.(this.name);
+    if (!config || Object.keys(config).length === 0) return;
+    try {
+      await worker.initialize(config);
+      this.event('info', `Applied saved configuration: ${JSON.stringify(config)}`);
+    } catch (error) {
+      // The plugin rejected its saved configuration: it still runs with its defaults, and the user is told.
+      const failure = error instanceof PluginError ? error : new PluginError('plugin', messageOf(error), { plugin: this.name });
+      this.lastError = failure;
+      this.event('error', `Saved configuration was rejected: ${failure.message}${failure.detail ? `\n${failure.detail}` : ''}`);
+    }
+  }
+
+  private onExit(worker: PluginWorker, expected: boolean, code: number | null, signal: string | null, stderrTail: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.startedAt = undefined;
+    this.clearIdleTimer();
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (expected) {
+      this.event('info', `Worker stopped (${how})`);
+      this.setState('stopped');
+      return;
+    }
+    this.event('error', `Worker died (${how})${stderrTail ? `. Last output:\n${stderrTail}` : ''}`);
+    if (!this.budget.recordCrash()) {
+      this.crashLoop = true;
+      this.fail('crashed', this.crashLoopError());
+      return;
+    }
+    this.fail('crashed', new PluginError('crash', `Plugin "${this.name}" crashed (${how}). The next call restarts it.`, {
+      plugin: this.name,
+      detail: stderrTail,
+      exitCode: code,
+      signal,
+    }));
+  }
+
+  private crashLoopError(): PluginError {
+    const minutes = Math.round(this.settings.restartWindowMs / 60000);
+    return new PluginError(
+      'crash-loop',
+      `Plugin "${this.name}" crashed more than ${this.settings.maxRestarts} times in ${minutes} min, so it is no longer restarted automatically. Check its log, fix the cause, then use Restart.`,
+      { plugin: this.name, manifestPath: this.entry.path, detail: this.lastError?.detail },
+    );
+  }
+
+  private beginCall(): void {
+    this.running++;
+    this.clearIdleTimer();
+    this.setState('busy');
+  }
+
+  private endCall(worker: PluginWorker): void {
+    this.running--;
+    if (this.worker !== worker) {
+      this.changed.fire(this.name);
+      return;
+    }
+    if (this.running === 0) {
+      this.setState('ready');
+      this.armIdleTimer();
+    } else {
+      this.changed.fire(this.name);
+    }
+  }
+
+  private armIdleTimer(): void {
+    this.clearIdleTimer();
+    const manifestIdle = this.entry.ok ? this.entry.manifest.idle_timeout_s : undefined;
+    const idleMs = manifestIdle ? manifestIdle * 1000 : this.settings.idleTimeoutMs;
+    if (!(idleMs > 0)) return;
+    this.idleTimer = setTimeout(() => {
+      this.event('info', `Stopping after ${Math.round(idleMs / 1000)} s idle`);
+      void this.stop();
+    }, idleMs);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private async disposeWorker(worker: PluginWorker): Promise<void> {
+    this.event('info', `Stopping worker pid ${worker.pid}`);
+    await worker.dispose();
+    if (this.worker === worker) {
+      this.worker = undefined;
+      this.startedAt = undefined;
+      this.setState('stopped');
+    }
+  }
+
+  private fail(state: PluginState, error: PluginError): void {
+    this.lastError = error;
+    this.event('error', error.message + (error.detail ? `\n${error.detail}` : ''));
+    this.setState(state);
+  }
+
+  private setState(state: PluginState): void {
+    this.state = state;
+    this.changed.fire(this.name);
+  }
+
+  private event(level: LogEvent['level'], message: string): void {
+    this.log.fire({ plugin: this.name, level, source: 'event', message });
+  }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `npm run package`: production bundle (minified, no source maps) and remote-plugin-proxy.vsix with @vscode/vsce.
+# vsce 4 needs Node 22+, so it runs on the bench's Node 24 (installed on first use by scripts/vscode-bench/setup.sh).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=${VSCODE_BENCH:-$ROOT/.vscode-bench}
+cd "$ROOT"
+bash scripts/vscode-bench/setup.sh "$BENCH" 2>&1 | grep -v '^\[vscode-bench\] ready' >&2 || true
+source "$BENCH/env.sh"
+node esbuild.mjs --production
+# Dependencies are bundled into dist/, so node_modules stays out (--no-dependencies).
+"$BENCH_NODE" "$VSCE" package --no-dependencies --allow-missing-repository \
+  -o remote-plugin-proxy.vsix >/dev/null
+"$BENCH_NODE" "$VSCE" ls --no-dependencies | sed 's/^/  /'
+echo "remote-plugin-proxy.vsix: $(du -k remote-plugin-proxy.vsix | cut -f1) KB ($(stat -c %s remote-plugin-proxy.vsix) bytes)"

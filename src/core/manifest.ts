@@ -1,13 +1,22 @@
-// CONTRACT SKELETON — implemented by the manifest work (see docs/protocol.md and issue 3).
-import type { PluginError } from './errors';
+// A plugin manifest: the seed's JSON format (name, version, python_path, module, class, env_vars)
+// plus optional fields, checked field by field. Every problem of a file is collected, each message
+// names the file and the field and says what to do. Loading never throws: a broken file is a value.
+import { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PluginError, messageOf } from './errors';
+import { parseJson } from './jsonSyntax';
 
 /** A plugin manifest: the seed's fields, optional new ones, and any unknown fields kept as they are. */
 export interface Manifest {
   name: string;
+  /** Defaults to "0.0.0", as in the seed. */
   version: string;
   python_path: string;
   module: string;
   class: string;
+  /** Defaults to {}. */
   env_vars: Record<string, string>;
   description?: string;
   /** Extensions the plugin accepts, lower case with the dot: [".wav", ".mp3"]. None = any file. */
@@ -24,10 +33,392 @@ export interface Manifest {
 export interface ManifestProblem {
   /** The field at fault, e.g. "python_path" or "env_vars.CUDA_VISIBLE_DEVICES"; absent for file-level problems. */
   field?: string;
-  /** What is wrong and what to do. */
+  /** What is wrong and what to do, starting with the manifest's path. */
   message: string;
+  /** The same without the path, for lists under the file's name. */
+  reason: string;
 }
 
 export type ManifestEntry =
   | { ok: true; path: string; manifest: Manifest; /** absolute, resolved interpreter */ pythonExecutable: string }
-  | { ok: false; path: string; /** the manifest's name when readable, else the file's stem */ name: string; problems: ManifestProblem[]; error: PluginError };
+  | {
+      ok: false;
+      path: string;
+      /** the manifest's name when readable, else the file's stem (made unique among the entries by discovery) */
+      name: string;
+      /** true when `name` is the manifest's own valid "name" field (so it takes part in duplicate detection) */
+      nameFromManifest?: boolean;
+      problems: ManifestProblem[];
+      error: PluginError;
+    };
+
+/** Manifests are small; a bigger file is certainly something else and is not read. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/** Names appear in settings keys, command arguments and the CLI, so they are kept to a safe alphabet. */
+export const PLUGIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** A Python dotted module path and a Python identifier (Python allows non-ASCII letters in both). */
+const PYTHON_IDENTIFIER = /^[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*$/u;
+
+const WORKERS = ['rpp', 'cjm'] as const;
+
+/** A problem found while checking, before the file's path is put in front of it. */
+interface Finding {
+  field?: string;
+  text: string;
+}
+
+/** Reads and checks one manifest file. Never throws. */
+export async function readManifest(manifestPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ManifestEntry> {
+  try {
+    const stat = await fs.stat(manifestPath);
+    if (stat.size > MAX_MANIFEST_BYTES) return brokenEntry(manifestPath, undefined, [tooBig(stat.size)]);
+    return await checkManifestBytes(manifestPath, await fs.readFile(manifestPath), env);
+  } catch (error) {
+    const text = `cannot be read (${messageOf(error)}). Check that the file exists and that you may read it.`;
+    return brokenEntry(manifestPath, undefined, [{ text }]);
+  }
+}
+
+/** Checks a manifest file's content; `manifestPath` is where it came from (messages name it, relative paths start there). */
+export async function checkManifestBytes(manifestPath: string, bytes: Uint8Array, env: NodeJS.ProcessEnv = process.env): Promise<ManifestEntry> {
+  if (bytes.length > MAX_MANIFEST_BYTES) return brokenEntry(manifestPath, undefined, [tooBig(bytes.length)]);
+  let text: string;
+  try {
+    // fatal: a manifest with broken bytes must be reported, not silently patched with U+FFFD; the BOM is dropped.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return brokenEntry(manifestPath, undefined, [{ text: 'is not UTF-8 text. Save it as UTF-8 JSON.' }]);
+  }
+  if (text.trim() === '') {
+    return brokenEntry(manifestPath, undefined, [{ text: `is empty. Write a manifest such as ${EXAMPLE}.` }]);
+  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) {
+    const { line, column, reason } = parsed.error;
+    return brokenEntry(manifestPath, undefined, [{ text: `is not valid JSON at line ${line}, column ${column}: ${reason}.` }]);
+  }
+  return checkManifestValue(manifestPath, parsed.value, env);
+}
+
+const EXAMPLE = '{"name": "my-plugin", "python_path": "/path/to/env/bin/python", "module": "my_pkg.plugin", "class": "MyPlugin"}';
+
+function tooBig(size: number): Finding {
+  const mb = (size / (1024 * 1024)).toFixed(1);
+  return { text: `is ${mb} MB; a manifest is a small JSON file (at most 1 MB). Check that this is the right file.` };
+}
+
+/** Checks a parsed manifest value: every field, then the interpreter on disk. */
+export async function checkManifestValue(manifestPath: string, value: unknown, env: NodeJS.ProcessEnv = process.env): Promise<ManifestEntry> {
+  if (!isPlainObject(value)) {
+    return brokenEntry(manifestPath, undefined, [{ text: `is not a JSON object (found ${describe(value)}). A manifest looks like ${EXAMPLE}.` }]);
+  }
+  const findings: Finding[] = [];
+  const fields = checkFields(value, findings);
+  const declaredName = typeof value.name === 'string' && PLUGIN_NAME_PATTERN.test(value.name) ? value.name : undefined;
+  let pythonExecutable: string | undefined;
+  if (fields.python_path !== undefined) {
+    const resolved = await resolvePythonExecutable(fields.python_path, path.dirname(manifestPath), env);
+    if ('problem' in resolved) findings.push({ field: 'python_path', text: resolved.problem });
+    else pythonExecutable = resolved.path;
+  }
+  if (findings.length > 0 || pythonExecutable === undefined) return brokenEntry(manifestPath, declaredName, findings);
+  return { ok: true, path: manifestPath, manifest: { ...value, ...fields } as Manifest, pythonExecutable };
+}
+
+/** The checked and normalised known fields; a field with a problem is left out (and a Finding recorded). */
+function checkFields(raw: Record<string, unknown>, findings: Finding[]): Partial<Manifest> {
+  const fields: Partial<Manifest> = {
+    name: requiredString(raw, 'name', "the plugin's name", '"whisper-local"', findings),
+    version: optionalString(raw, 'version', findings) ?? '0.0.0',
+    python_path: requiredString(raw, 'python_path', "the Python interpreter of the plugin's environment", '"/home/me/envs/whisper/bin/python"', findings),
+    module: requiredString(raw, 'module', 'the Python module that defines the plugin class', '"my_pkg.plugin"', findings),
+    class: requiredString(raw, 'class', 'the plugin class in that module', '"WhisperPlugin"', findings),
+    env_vars: checkEnvVars(raw.env_vars, findings),
+    worker: checkWorker(raw.worker, findings),
+  };
+  checkName(fields.name, findings);
+  checkModule(fields.module, findings);
+  checkIdentifier('class', fields.class, 'a Python class name such as "WhisperPlugin"', findings);
+  const description = optionalString(raw, 'description', findings);
+  if (description !== undefined) fields.description = description;
+  const fileTypes = checkFileTypes(raw.file_types, findings);
+  if (fileTypes !== undefined) fields.file_types = fileTypes;
+  const fileArg = optionalString(raw, 'file_arg', findings);
+  if (checkIdentifier('file_arg', fileArg, 'the name of a keyword argument of the plugin\'s execute(), such as "audio_path"', findings)) fields.file_arg = fileArg;
+  for (const field of ['idle_timeout_s', 'startup_timeout_s'] as const) {
+    const seconds = checkSeconds(field, raw[field], findings);
+    if (seconds !== undefined) fields[field] = seconds;
+  }
+  return stripUndefined(fields);
+}
+
+function requiredString(raw: Record<string, unknown>, field: string, purpose: string, example: string, findings: Finding[]): string | undefined {
+  const value = raw[field];
+  if (value === undefined) {
+    findings.push({ field, text: `${q(field)} is missing. Add ${purpose}, e.g. ${q(field)}: ${example}.` });
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    findings.push({ field, text: `${q(field)} must be a string, found ${describe(value)}. Write ${purpose}, e.g. ${example}.` });
+    return undefined;
+  }
+  if (value.trim() === '') {
+    findings.push({ field, text: `${q(field)} is empty. Write ${purpose}, e.g. ${example}.` });
+    return undefined;
+  }
+  return value;
+}
+
+function optionalString(raw: Record<string, unknown>, field: string, findings: Finding[]): string | undefined {
+  const value = raw[field];
+  if (value === undefined || typeof value === 'string') return value;
+  findings.push({ field, text: `${q(field)} must be a string, found ${describe(value)}. Write it in double quotes, or remove it.` });
+  return undefined;
+}
+
+function checkName(name: string | undefined, findings: Finding[]): void {
+  if (name === undefined || PLUGIN_NAME_PATTERN.test(name)) return;
+  findings.push({
+    field: 'name',
+    text: `"name": ${show(name)} cannot be used as a plugin name (it appears in settings and commands). Use up to 100 letters, digits, '-', '_' or '.', starting with a letter or digit, e.g. "whisper-local".`,
+  });
+}
+
+function checkModule(module: string | undefined, findings: Finding[]): void {
+  if (module === undefined || module.split('.').every((part) => PYTHON_IDENTIFIER.test(part))) return;
+  const hint = /[\\/]|\.py$/.test(module)
+    ? 'It looks like a file path: give the import name instead (the manifest\'s folder is on sys.path, so "plugin.py" beside it is "plugin").'
+    : 'Give the dotted import name, e.g. "my_pkg.plugin".';
+  findings.push({ field: 'module', text: `"module": ${show(module)} is not a Python module name. ${hint}` });
+}
+
+/** Returns true when the value is present and a valid identifier. */
+function checkIdentifier(field: string, value: string | undefined, what: string, findings: Finding[]): boolean {
+  if (value === undefined) return false;
+  if (PYTHON_IDENTIFIER.test(value)) return true;
+  findings.push({ field, text: `${q(field)}: ${show(value)} is not a Python identifier. Write ${what}.` });
+  return false;
+}
+
+function checkEnvVars(value: unknown, findings: Finding[]): Record<string, string> | undefined {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) {
+    findings.push({ field: 'env_vars', text: `"env_vars" must be an object of strings like {"CUDA_VISIBLE_DEVICES": "0"}, found ${describe(value)}.` });
+    return undefined;
+  }
+  const envVars: Record<string, string> = {};
+  let valid = true;
+  for (const [key, item] of Object.entries(value)) {
+    if (key === '' || key.includes('=') || key.includes('\0')) {
+      findings.push({ field: 'env_vars', text: `"env_vars" has the variable name ${show(key)}, which cannot be used: a name must not be empty or contain '='. Rename or remove it.` });
+      valid = false;
+    } else if (typeof item !== 'string') {
+      const field = `env_vars.${key}`;
+      const fix = typeof item === 'number' || typeof item === 'boolean' ? `write it in quotes: ${JSON.stringify(String(item))}` : 'write the value as a string';
+      findings.push({ field, text: `${q(field)} must be a string, found ${describe(item)}. Environment variables are text: ${fix}.` });
+      valid = false;
+    } else {
+      envVars[key] = item;
+    }
+  }
+  return valid ? envVars : undefined;
+}
+
+function checkWorker(value: unknown, findings: Finding[]): Manifest['worker'] {
+  if (value === undefined) return 'rpp';
+  if (typeof value === 'string' && (WORKERS as readonly string[]).includes(value)) return value as Manifest['worker'];
+  findings.push({ field: 'worker', text: `"worker" must be "rpp" (the bundled worker, the default) or "cjm" (the seed's cjm_plugin_system worker), found ${describe(value)}.` });
+  return undefined;
+}
+
+function checkFileTypes(value: unknown, findings: Finding[]): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) {
+    const fix = typeof value === 'string' ? ` Write it as a list: [${JSON.stringify(value)}].` : ' Write a list such as [".wav", ".mp3"].';
+    findings.push({ field: 'file_types', text: `"file_types" must be a list of extensions, found ${describe(value)}.${fix}` });
+    return undefined;
+  }
+  const normalised = new Set<string>();
+  value.forEach((item: unknown, index) => {
+    const field = `file_types[${index}]`;
+    if (typeof item !== 'string') {
+      findings.push({ field, text: `${q(field)} must be a string such as ".wav", found ${describe(item)}.` });
+      return;
+    }
+    const extension = normaliseFileType(item);
+    if (extension === undefined) {
+      findings.push({ field, text: `${q(field)}: ${show(item)} is not a file extension. Write an extension such as ".wav" or ".tar.gz".` });
+      return;
+    }
+    normalised.add(extension);
+  });
+  return [...normalised];
+}
+
+/** ".WAV", "wav" and "*.wav" all mean ".wav"; undefined when the text cannot be an extension. */
+export function normaliseFileType(text: string): string | undefined {
+  const bare = text.trim().replace(/^\*?\.?/, '').toLowerCase();
+  if (bare === '' || /[\s\\/*?]/.test(bare)) return undefined;
+  return `.${bare}`;
+}
+
+function checkSeconds(field: string, value: unknown, findings: Finding[]): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') {
+    const fix = typeof value === 'string' && Number(value) > 0 ? ` Write ${value.trim()} without quotes.` : '';
+    findings.push({ field, text: `${q(field)} must be a number of seconds, found ${describe(value)}.${fix}` });
+    return undefined;
+  }
+  if (!Number.isFinite(value) || value <= 0) {
+    findings.push({ field, text: `${q(field)} must be a positive number of seconds, found ${show(value)}. Write e.g. 60, or remove it for the default.` });
+    return undefined;
+  }
+  return value;
+}
+
+/**
+ * Resolves python_path as the worker will be started with it: absolute, `~/…`, relative to the manifest's
+ * folder, or a bare command looked up on PATH. Symlinks are kept (a venv's python is a symlink, and the venv
+ * is only active through that path).
+ */
+export async function resolvePythonExecutable(
+  pythonPath: string,
+  manifestDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ path: string } | { problem: string }> {
+  const expanded = expandHome(pythonPath);
+  if (!path.isAbsolute(expanded) && !hasSeparator(expanded)) return findOnPath(pythonPath, env);
+  const candidate = path.resolve(manifestDir, expanded);
+  const origin = candidate === pythonPath ? '' : ` (from ${show(pythonPath)})`;
+  const shown = `${show(candidate)}${origin}`;
+  const problem = await executableProblem(candidate);
+  if (problem === undefined) return { path: candidate };
+  const fixes: Record<ExecutableProblem, string> = {
+    missing: `does not exist. Point it at the Python interpreter of the plugin's environment (e.g. <env>/bin/python).`,
+    folder: `is a folder, not an interpreter. Point it at the interpreter inside it (e.g. ${show(path.join(candidate, 'bin', 'python'))}).`,
+    'not-executable': `is not executable. Make it executable (chmod +x) or point it at the environment's Python interpreter.`,
+  };
+  return { problem: `"python_path": ${shown} ${fixes[problem]}` };
+}
+
+type ExecutableProblem = 'missing' | 'folder' | 'not-executable';
+
+async function executableProblem(file: string): Promise<ExecutableProblem | undefined> {
+  try {
+    const stat = await fs.stat(file);
+    if (stat.isDirectory()) return 'folder';
+    if (!stat.isFile()) return 'not-executable';
+    // On Windows X_OK is only an existence check; the extension (.exe) decides there.
+    await fs.access(file, fsConstants.X_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'not-executable';
+  }
+}
+
+async function findOnPath(command: string, env: NodeJS.ProcessEnv): Promise<{ path: string } | { problem: string }> {
+  const dirs = (envValue(env, 'PATH') ?? '').split(path.delimiter).filter((dir) => dir !== '');
+  const names = commandNames(command, env);
+  for (const dir of dirs) {
+    for (const name of names) {
+      const candidate = path.resolve(dir, name);
+      if ((await executableProblem(candidate)) === undefined) return { path: candidate };
+    }
+  }
+  return {
+    problem: `"python_path": ${show(command)} was not found on PATH. Give the interpreter's full path (e.g. /home/me/envs/whisper/bin/python), or a path relative to the manifest's folder such as ./venv/bin/python.`,
+  };
+}
+
+/** On Windows a command is found with any of PATHEXT's extensions unless it already has one. */
+function commandNames(command: string, env: NodeJS.ProcessEnv): string[] {
+  if (process.platform !== 'win32') return [command];
+  const extensions = (envValue(env, 'PATHEXT') ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((ext) => ext !== '');
+  const hasExtension = extensions.some((ext) => command.toLowerCase().endsWith(ext.toLowerCase()));
+  return hasExtension ? [command] : extensions.map((ext) => command + ext);
+}
+
+/** Windows spells PATH as "Path"; environment names are case-insensitive there. */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  if (process.platform !== 'win32') return env[name];
+  const key = Object.keys(env).find((k) => k.toUpperCase() === name);
+  return key === undefined ? undefined : env[key];
+}
+
+function hasSeparator(text: string): boolean {
+  return text.includes('/') || (process.platform === 'win32' && text.includes('\\'));
+}
+
+/** `~` and `~/…` mean the user's home folder, as in a shell. */
+export function expandHome(text: string): string {
+  if (text === '~') return os.homedir();
+  if (text.startsWith('~/') || (process.platform === 'win32' && text.startsWith('~\\'))) return path.join(os.homedir(), text.slice(2));
+  return text;
+}
+
+/** True when the plugin takes this file: no file_types = any file; otherwise a case-insensitive suffix match (".tar.gz" works). */
+export function manifestAccepts(manifest: Pick<Manifest, 'file_types'>, filePath: string): boolean {
+  const types = manifest.file_types;
+  if (types === undefined || types.length === 0) return true;
+  const name = path.basename(filePath).toLowerCase();
+  return types.some((type) => {
+    const extension = normaliseFileType(type);
+    return extension !== undefined && name.endsWith(extension);
+  });
+}
+
+/** A broken entry whose error summarises every problem on one line; the name falls back to the file's stem. */
+function brokenEntry(manifestPath: string, declaredName: string | undefined, findings: Finding[]): ManifestEntry {
+  const file = show(manifestPath, Infinity);
+  const problems = findings.map(({ field, text }) => ({ ...(field === undefined ? {} : { field }), message: `${file}: ${text}`, reason: text }));
+  const summary = problems.length === 1 ? problems[0].message : `${file}: ${problems.length} problems: ${findings.map((f) => f.text).join(' ')}`;
+  const name = declaredName ?? path.basename(manifestPath, path.extname(manifestPath));
+  const error = new PluginError('manifest', summary, { plugin: name, manifestPath, detail: problems.map((p) => p.message).join('\n') });
+  return { ok: false, path: manifestPath, name, nameFromManifest: declaredName !== undefined, problems, error };
+}
+
+/** Adds one more problem to an entry (used for duplicate names, which only discovery can see). */
+export function withProblem(entry: ManifestEntry, field: string, text: string, name: string): ManifestEntry {
+  const findings: Finding[] = entry.ok ? [] : entry.problems.map((p) => ({ field: p.field, text: p.reason }));
+  return brokenEntry(entry.path, name, [...findings, { field, text }]);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What a JSON value is, for "found …" in messages: kind and a short preview. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value} (${preview(value)})`;
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** A field name in quotes, escaped so that a message stays on one line whatever the key. */
+function q(field: string): string {
+  return JSON.stringify(field);
+}
+
+/**
+ * A user-supplied text or path, shown as is unless it has control characters (which would break the
+ * one-line message); long values are cut so that a message stays readable.
+ */
+function show(value: string | number, maxLength = 300): string {
+  if (typeof value === 'number') return String(value);
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
+  const text = /[\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value) : value;
+  return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+}

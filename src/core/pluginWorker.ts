@@ -329,6 +329,9 @@ export class PluginWorker {
       parsed = undefined;
     }
     if (isJobError(parsed)) throw fromJobError(parsed._job_error, this.name);
+    const detail = (parsed as { detail?: unknown } | undefined)?.detail;
+    // The seed's FastAPI worker reports a plugin's exception as 500 {"detail": "..."}.
+    if (status === 500 && typeof detail === 'string') throw new PluginError('plugin', detail, { plugin: this.name });
     const said = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? text.slice(0, 200);
     const hint = status === 401 || status === 403 ? ' The worker refused the host: restart the plugin.' : '';
     throw new PluginError('protocol', `Plugin "${this.name}" answered ${path} with HTTP ${status}: ${said}.${hint}`, { plugin: this.name });

@@ -150,15 +150,21 @@ export function examplePluginDirs(...extra: string[]): string[] {
   return dirs;
 }
 
-/** A fresh workspace: a copy of examples/workspace (when present) whose settings point at the given plugin folders. */
-export function makeWorkspace(pluginDirs: string[]): string {
+/** Writes a VS Code settings.json (plain JSON) holding the given settings. */
+export function writeSettings(file: string, settings: Record<string, unknown>): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(settings, null, 2) + '\n');
+}
+
+/**
+ * A fresh workspace: a copy of examples/workspace (when present) with the given workspace settings.
+ * Settings of the example's own .vscode/settings.json are replaced (it may hold comments, so it is not merged).
+ */
+export function makeWorkspace(settings: Record<string, unknown>): string {
   const workspace = path.join(makeTempDir('ws'), 'workspace');
   const example = path.join(projectRoot, 'examples', 'workspace');
   if (fs.existsSync(example)) fs.cpSync(example, workspace, { recursive: true });
-  fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-  const settingsFile = path.join(workspace, '.vscode', 'settings.json');
-  const existing = fs.existsSync(settingsFile) ? JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as object : {};
-  const settings = { ...existing, 'remotePluginProxy.pluginDirs': pluginDirs };
-  fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2) + '\n');
+  else fs.mkdirSync(workspace, { recursive: true });
+  writeSettings(path.join(workspace, '.vscode', 'settings.json'), settings);
   return workspace;
 }

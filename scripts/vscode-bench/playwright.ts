@@ -28,7 +28,7 @@ export interface Locator {
 
 export interface FrameLocator {
   frameLocator(selector: string): FrameLocator;
-  locator(selector: string): Locator;
+  locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
 }
 
 export interface Page {

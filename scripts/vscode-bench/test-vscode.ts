@@ -91,7 +91,8 @@ async function main(): Promise<number> {
   const home = path.join(run, 'home');
   const userData = path.join(run, 'user-data');
   fs.mkdirSync(home);
-  const workspace = makeWorkspace(examplePluginDirs(path.join(projectRoot, 'test', 'fixtures', 'manifests-vscode')));
+  const pluginDirs = examplePluginDirs(path.join(projectRoot, 'test', 'fixtures', 'manifests-vscode'));
+  const workspace = makeWorkspace({ 'remotePluginProxy.pluginDirs': pluginDirs });
   const serverLog = path.join(testResultsDir, 'vscode-server.log');
   const hostLog = path.join(testResultsDir, 'vscode-ext-host.log');
   for (const log of [serverLog, hostLog]) fs.rmSync(log, { force: true });

@@ -1,9 +1,11 @@
 // Bundles the extension (CommonJS, `vscode` external) and the `rpp` CLI into dist/.
-// `node esbuild.mjs` builds for development (source maps); `--production` minifies for the .vsix.
+// `node esbuild.mjs` builds for development (source maps); `--production` minifies for the .vsix;
+// `--only=cli` (or `--only=extension`) builds one of the two.
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 
 const common = {
   bundle: true,
@@ -22,7 +24,7 @@ const builds = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
-];
+].filter((build) => !only || build.outfile === `dist/${only}.js`);
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

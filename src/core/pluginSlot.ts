@@ -144,8 +144,8 @@ export class PluginSlot {
     this.startedAt = Date.now();
     void worker.exited.then((exit) => this.onExit(worker, exit.expected, exit.code, exit.signal, exit.stderrTail));
     this.event('info', `Worker ready: pid ${worker.pid}, port ${worker.port}`);
-    await this.applySavedConfig(worker);
     this.lastError = undefined;
+    await this.applySavedConfig(worker);
     this.setState(this.running > 0 ? 'busy' : 'ready');
     this.armIdleTimer();
     return worker;

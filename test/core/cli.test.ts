@@ -1,0 +1,112 @@
+// The `rpp` CLI as users run it: the bundled dist/cli.js, real workers, exit codes, Ctrl-C.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fixturePlugins, projectRoot, python } from '../helpers/python';
+
+const cli = path.join(projectRoot, 'dist', 'cli.js');
+let dir: string;
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function rpp(args: string[], options: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args, '--plugins-dir', dir], {
+      env: { ...process.env, HOME: dir, PYTHONPATH: fixturePlugins, RPP_PLUGIN_DIRS: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    options.onSpawn?.(child.pid!);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+before(async () => {
+  execFileSync(process.execPath, ['esbuild.mjs', '--only=cli'], { cwd: projectRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'rpp-cli-'));
+  const manifest = { version: '2.0.0', python_path: python, module: 'lifecycle_plugin', class: 'LifecyclePlugin' };
+  await writeFile(path.join(dir, 'life.json'), JSON.stringify({ ...manifest, name: 'life' }));
+  await writeFile(path.join(dir, 'input.txt'), 'file content');
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rpp CLI', () => {
+  test('list shows the plugins with state and manifest path', async () => {
+    const text = await rpp(['list']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /life 2\.0\.0 {2}\[stopped\] {2}.*life\.json/);
+    const json = await rpp(['list', '--json']);
+    const plugins = JSON.parse(json.stdout) as { name: string; state: string }[];
+    assert.deepEqual(plugins.map((p) => [p.name, p.state]), [['life', 'stopped']]);
+  });
+
+  test('run passes the file first, --arg values parsed as JSON, --config to initialize', async () => {
+    const file = path.join(dir, 'input.txt');
+    const result = await rpp(['run', 'life', file, '--arg', 'n=3', '--arg', 'word=plain', '--arg', 'obj={"a":[1]}', '--config', '{"greeting":"hi"}', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const value = JSON.parse(result.stdout) as Record<string, unknown>;
+    assert.deepEqual(value.args, [file]);
+    assert.deepEqual(value.kwargs, { n: 3, word: 'plain', obj: { a: [1] } });
+    assert.deepEqual(value.config, { greeting: 'hi' });
+    assert.equal(value.content, 'file content');
+  });
+
+  test('stream prints one JSON line per item', async () => {
+    const result = await rpp(['stream', 'life', path.join(dir, 'input.txt'), '--arg', 'count=4']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { i: number });
+    assert.deepEqual(lines.map((l) => l.i), [0, 1, 2, 3]);
+  });
+
+  test('health, stats and schema print JSON', async () => {
+    const health = await rpp(['health', 'life']);
+    assert.equal(health.code, 0, health.stderr);
+    assert.equal((JSON.parse(health.stdout) as { status: string }).status, 'ok');
+    const stats = JSON.parse((await rpp(['stats', 'life'])).stdout) as { pid: number; rss_bytes: number };
+    assert.ok(stats.pid > 0 && stats.rss_bytes > 0);
+    const schema = JSON.parse((await rpp(['schema', 'life'])).stdout) as { properties: object };
+    assert.ok('greeting' in schema.properties);
+  });
+
+  test('exit codes: 1 when the plugin raises (with traceback), 3 when the worker dies, 2 for usage', async () => {
+    const raised = await rpp(['run', 'life', path.join(dir, 'input.txt'), '--arg', 'raise=the plugin says no']);
+    assert.equal(raised.code, 1);
+    assert.match(raised.stderr, /the plugin says no/);
+    assert.match(raised.stderr, /Traceback[\s\S]*lifecycle_plugin\.py/);
+    const crashed = await rpp(['run', 'life', path.join(dir, 'input.txt'), '--arg', 'crash=true']);
+    assert.equal(crashed.code, 3);
+    assert.match(crashed.stderr, /crash/i);
+    assert.equal((await rpp(['run', 'nope', 'x'])).code, 2);
+    assert.equal((await rpp(['run', 'life'])).code, 2);
+    assert.equal((await rpp(['frobnicate'])).code, 2);
+    const badConfig = await rpp(['run', 'life', 'x', '--config', '{oops']);
+    assert.equal(badConfig.code, 2);
+    assert.match(badConfig.stderr, /--config is not valid JSON/);
+  });
+
+  test('Ctrl-C cancels the call and leaves no worker behind', async () => {
+    const pidFile = path.join(dir, 'hang.pid');
+    let cliPid = 0;
+    const done = rpp(['run', 'life', path.join(dir, 'input.txt'), '--arg', `hang_pidfile=${pidFile}`], { onSpawn: (pid) => (cliPid = pid) });
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const workerPid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(cliPid, 'SIGINT');
+    const result = await done;
+    assert.equal(result.code, 130);
+    assert.ok(!existsSync(`/proc/${workerPid}`), 'the worker is gone');
+  });
+});

@@ -219,13 +219,19 @@ function raceStart(
 function startError(options: WorkerStartOptions, reason: string, tail: StderrTail, cause?: 'timeout' | 'constructor'): PluginError {
   const { manifest } = options;
   const stderr = tail.text();
-  const lastLine = stderr.trim().split('\n').pop() ?? '';
-  const said = lastLine ? ` Last output: ${lastLine}.` : '';
+  const said = telling(stderr) ? ` Output: ${telling(stderr)}.` : '';
   return new PluginError('start', `Plugin "${manifest.name}" did not start: ${reason}.${said} ${hintFor(options, stderr, cause)}`, {
     plugin: manifest.name,
     manifestPath: options.manifestPath,
     detail: stderr,
   });
+}
+
+/** The stderr line that says most: the last Python exception line ("ModuleNotFoundError: ..."), else the last line. */
+function telling(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  const exception = lines.filter((line) => /^[\w.]+(Error|Exception)\b/.test(line)).pop();
+  return exception ?? lines[lines.length - 1] ?? '';
 }
 
 function hintFor(options: WorkerStartOptions, stderr: string, cause?: 'timeout' | 'constructor'): string {

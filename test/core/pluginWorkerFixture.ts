@@ -79,9 +79,11 @@ class ProxyTestPlugin:
                 time.sleep(0.01)
 `;
 
+type FixtureOverrides = Partial<Omit<WorkerStartOptions, 'manifest'>> & { manifest?: Partial<Manifest> };
+
 export interface FixturePlugin {
   dir: string;
-  options(overrides?: Partial<WorkerStartOptions> & { manifest?: Partial<Manifest> }): WorkerStartOptions;
+  options(overrides?: FixtureOverrides): WorkerStartOptions;
   remove(): void;
 }
 

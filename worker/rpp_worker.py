@@ -32,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+from _operator import _compare_digest  # = hmac.compare_digest; hmac itself loads OpenSSL (~4 MB)
 
 PROTOCOL = 1
 EXIT_USAGE, EXIT_IMPORT, EXIT_CONSTRUCT = 2, 3, 4
@@ -360,9 +361,8 @@ def _serve_connection(sock):
 def _refusal(req):
     """401/403 for a request that must not reach the plugin, else None."""
     auth = req.headers.get("authorization", "")
-    import hmac
     if not (auth.startswith("Bearer ") and
-            hmac.compare_digest(auth[7:].strip().encode("latin-1"), _state.secret)):
+            _compare_digest(auth[7:].strip().encode("latin-1"), _state.secret)):
         return _error_response(401, "missing or wrong secret: send 'Authorization: Bearer <secret>'"
                                     " with the secret from RPP_WORKER_SECRET",
                                b"Connection: close\r\n")

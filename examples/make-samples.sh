@@ -12,17 +12,17 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Audio levels: 0.5 s of silence, then 1 s of a 440 Hz tone at half of full scale (-6 dBFS peak), 16-bit mono.
-sox -n -r 8000 -c 1 -b 16 "$work/silence.wav" trim 0 0.5
-sox -n -r 8000 -c 1 -b 16 "$work/tone.wav" synth 1 sine 440 vol 0.5
-sox "$work/silence.wav" "$work/tone.wav" tone.wav
+sox -D -n -r 8000 -c 1 -b 16 "$work/silence.wav" trim 0 0.5
+sox -D -n -r 8000 -c 1 -b 16 "$work/tone.wav" synth 1 sine 440 vol 0.5
+sox -D "$work/silence.wav" "$work/tone.wav" tone.wav
 
 # Speech commands: three commands from the plugin's grammar, 16 kHz 16-bit mono, with pauses between them.
-sox -n -r 16000 -c 1 -b 16 "$work/pause.wav" trim 0 0.6
+sox -D -n -r 16000 -c 1 -b 16 "$work/pause.wav" trim 0 0.6
 for phrase in "open file" "next slide" "stop recording"; do
   espeak-ng -v en-us -s 140 -w "$work/raw.wav" "$phrase"
-  sox "$work/raw.wav" -r 16000 -c 1 -b 16 "$work/$phrase.wav"
+  sox -D "$work/raw.wav" -r 16000 -c 1 -b 16 "$work/$phrase.wav"
 done
-sox "$work/pause.wav" "$work/open file.wav" "$work/pause.wav" "$work/next slide.wav" "$work/pause.wav" \
+sox -D "$work/pause.wav" "$work/open file.wav" "$work/pause.wav" "$work/next slide.wav" "$work/pause.wav" \
   "$work/stop recording.wav" "$work/pause.wav" speech-commands.wav
 
 # OCR: black text on white, large enough for tesseract to read every word.

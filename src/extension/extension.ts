@@ -1,0 +1,128 @@
+// The composition root: activate() builds the registry from the settings and wires each VS Code
+// surface to it; deactivate() stops every worker. No worker starts here: plugins start on first use.
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { PluginRegistry } from '../core/registry';
+import { ConfigureCommand } from './configureCommand';
+import { createManifest } from './createManifest';
+import { PluginCommands } from './pluginCommands';
+import { PluginErrors } from './pluginErrors';
+import { PluginLogs } from './pluginLogs';
+import { PluginPick } from './pluginPick';
+import { PluginTree } from './pluginTree';
+import { RESULTS_CHANNEL_NAME } from './resultsOutput';
+import { RunCommands, type RunOptions } from './runCommands';
+import { SECTION, affectsRegistry, readSettings, registryOptions, savedPluginConfig } from './settings';
+import { StatsPoller } from './statsPoller';
+import { StatusItem } from './statusItem';
+
+/** What activate() returns: for the extension-host tests and for other extensions. */
+export interface RemotePluginProxyApi {
+  readonly registry: PluginRegistry;
+  readonly tree: PluginTree;
+  readonly status: StatusItem;
+  readonly runs: RunCommands;
+  /** How long activate() took, in milliseconds (also written to the "Remote Plugin Proxy" log). */
+  readonly activationMs: number;
+}
+
+export const VIEW_ID = 'remotePluginProxy.plugins';
+const FILE_TYPES_CONTEXT = 'remotePluginProxy.fileTypes';
+
+let registry: PluginRegistry | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<RemotePluginProxyApi> {
+  const started = performance.now();
+  const log = vscode.window.createOutputChannel('Remote Plugin Proxy', { log: true });
+  const resultsChannel = vscode.window.createOutputChannel(RESULTS_CHANNEL_NAME);
+  context.subscriptions.push(log, resultsChannel);
+
+  const current = await PluginRegistry.create({
+    ...registryOptions(readSettings()),
+    configFor: savedPluginConfig,
+    workerScript: path.join(context.extensionPath, 'worker', 'rpp_worker.py'),
+  });
+  registry = current;
+
+  const logs = new PluginLogs();
+  const errors = new PluginErrors(current, logs);
+  const pick = new PluginPick(current, context.globalState);
+  const poller = new StatsPoller(current, readSettings().statsIntervalSeconds * 1000, log);
+  const tree = new PluginTree(current, poller);
+  const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree });
+  const status = new StatusItem(current);
+  const runs = new RunCommands(current, pick, errors, readSettings, vscode.Uri.joinPath(context.extensionUri, 'media'), resultsChannel);
+  const lifecycle = new PluginCommands(current, pick, errors, logs, log);
+  const configure = new ConfigureCommand(current, pick, errors);
+  context.subscriptions.push(logs, poller, tree, treeView, status);
+
+  const onRegistryChange = (plugin: string | undefined) => {
+    tree.refresh();
+    status.update();
+    poller.pluginChanged();
+    if (plugin === undefined) updateListContext(current, treeView);
+  };
+  updateListContext(current, treeView);
+  context.subscriptions.push(
+    toVscode(current.onDidChange(onRegistryChange)),
+    toVscode(current.onLog((event) => logs.append(event))),
+    poller.onDidUpdate(() => tree.refresh()),
+    treeView.onDidChangeVisibility((event) => poller.setVisible(event.visible)),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (affectsRegistry(event)) void applySettings(current, log);
+      if (event.affectsConfiguration(`${SECTION}.statsIntervalSeconds`)) poller.setInterval(readSettings().statsIntervalSeconds * 1000);
+    }),
+    // Trust granted or folders changed: the workspace's manifests and settings now count.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void applySettings(current, log)),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void applySettings(current, log)),
+  );
+  poller.setVisible(treeView.visible);
+
+  const commands: Record<string, (...args: unknown[]) => unknown> = {
+    runOnFile: (uri, uris, options) => runs.runOnFiles('execute', uri, uris, options as RunOptions | undefined),
+    streamOnFile: (uri, uris, options) => runs.runOnFiles('stream', uri, uris, options as RunOptions | undefined),
+    runPlugin: (plugin) => runs.runPluginOnPickedFiles(plugin),
+    start: (plugin) => lifecycle.start(plugin),
+    stop: (plugin) => lifecycle.stop(plugin),
+    restart: (plugin) => lifecycle.restart(plugin),
+    showLogs: (plugin) => lifecycle.showLogs(plugin),
+    openManifest: (plugin) => lifecycle.openManifest(plugin),
+    configure: (plugin, values) => configure.run(plugin, values as Record<string, unknown> | undefined),
+    refresh: () => lifecycle.refresh(),
+    stopAll: () => lifecycle.stopAll(),
+    createManifest: () => createManifest(),
+  };
+  for (const [name, handler] of Object.entries(commands)) {
+    context.subscriptions.push(vscode.commands.registerCommand(`remotePluginProxy.${name}`, handler));
+  }
+
+  const activationMs = performance.now() - started;
+  log.info(`Activated in ${activationMs.toFixed(1)} ms; ${current.list().length} plugins from ${current.pluginDirs.join(', ')}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}.`);
+  return { registry: current, tree, status, runs, activationMs };
+}
+
+/** VS Code waits for this promise (up to 5 s): every worker gets /cleanup, SIGTERM, then SIGKILL. */
+export async function deactivate(): Promise<void> {
+  const current = registry;
+  registry = undefined;
+  await current?.dispose();
+}
+
+async function applySettings(current: PluginRegistry, log: vscode.LogOutputChannel): Promise<void> {
+  await current.updateOptions(registryOptions(readSettings()));
+  log.info(`Settings applied; manifests from ${current.pluginDirs.join(', ')}.`);
+}
+
+/** The explorer menus show our commands on the file types some plugin declares; the view says what limits it. */
+function updateListContext(current: PluginRegistry, treeView: vscode.TreeView<unknown>): void {
+  const fileTypes = [...new Set(current.list().flatMap((plugin) => plugin.fileTypes))];
+  void vscode.commands.executeCommand('setContext', FILE_TYPES_CONTEXT, fileTypes);
+  const notes: string[] = [];
+  if (!vscode.workspace.isTrusted) notes.push("Restricted Mode: the workspace's manifests are ignored and plugins do not run.");
+  if (current.missingPluginDirs.length > 0) notes.push(`Not found: ${current.missingPluginDirs.join(', ')} (remotePluginProxy.pluginDirs).`);
+  treeView.message = notes.length > 0 ? notes.join(' ') : undefined;
+}
+
+function toVscode(disposable: { dispose(): void }): vscode.Disposable {
+  return new vscode.Disposable(() => disposable.dispose());
+}

@@ -1,0 +1,96 @@
+// The extension's settings, read with Workspace Trust in mind: in Restricted Mode a workspace must not
+// be able to choose which folders (and therefore which interpreters) we run, so only the user's own
+// values count and the workspace's `.cjm/plugins` folders are skipped.
+import os from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type { RegistryOptions } from '../core/registry';
+
+export const SECTION = 'remotePluginProxy';
+
+/** Where manifests are looked for inside a trusted workspace folder. */
+export const WORKSPACE_MANIFEST_DIR = path.join('.cjm', 'plugins');
+
+export type ResultsTarget = 'webview' | 'output';
+
+export interface Settings {
+  pluginDirs: string[];
+  idleTimeoutMinutes: number;
+  startupTimeoutSeconds: number;
+  statsIntervalSeconds: number;
+  resultsTarget: ResultsTarget;
+  maxRestarts: number;
+}
+
+export function readSettings(): Settings {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return {
+    pluginDirs: trustedValue<string[]>('pluginDirs') ?? [],
+    idleTimeoutMinutes: config.get<number>('idleTimeoutMinutes', 10),
+    startupTimeoutSeconds: config.get<number>('startupTimeoutSeconds', 60),
+    statsIntervalSeconds: config.get<number>('statsIntervalSeconds', 2),
+    resultsTarget: config.get<ResultsTarget>('resultsTarget', 'webview') === 'output' ? 'output' : 'webview',
+    maxRestarts: config.get<number>('maxRestarts', 4),
+  };
+}
+
+/** Every folder the registry should read manifests from, besides ~/.cjm/plugins. */
+export function manifestFolders(settings: Settings): string[] {
+  const folders = settings.pluginDirs.map(resolveFolderSetting);
+  if (vscode.workspace.isTrusted) {
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      if (folder.uri.scheme === 'file') folders.push(path.join(folder.uri.fsPath, WORKSPACE_MANIFEST_DIR));
+    }
+  }
+  return [...new Set(folders)];
+}
+
+export function registryOptions(settings: Settings): Omit<RegistryOptions, 'configFor'> {
+  return {
+    pluginDirs: manifestFolders(settings),
+    idleTimeoutMs: settings.idleTimeoutMinutes * 60_000,
+    startupTimeoutMs: settings.startupTimeoutSeconds * 1000,
+    maxRestarts: settings.maxRestarts,
+  };
+}
+
+/** The saved configuration of one plugin (applied with initialize whenever its worker starts). */
+export function savedPluginConfig(plugin: string): Record<string, unknown> | undefined {
+  const all = vscode.workspace.getConfiguration(SECTION).get<Record<string, Record<string, unknown>>>('pluginConfig', {});
+  const value = all[plugin];
+  return typeof value === 'object' && value !== null ? value : undefined;
+}
+
+/** Saves a plugin's configuration in the user's settings (a plugin's config follows the user, not a workspace). */
+export async function savePluginConfig(plugin: string, values: Record<string, unknown>): Promise<void> {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const all = { ...(config.inspect<Record<string, unknown>>('pluginConfig')?.globalValue ?? {}) };
+  all[plugin] = values;
+  await config.update('pluginConfig', all, vscode.ConfigurationTarget.Global);
+}
+
+/**
+ * A setting that names folders or interpreters: the merged value when the workspace is trusted,
+ * otherwise only what the user set for themselves (or the default).
+ */
+function trustedValue<T>(key: string): T | undefined {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  if (vscode.workspace.isTrusted) return config.get<T>(key);
+  const inspected = config.inspect<T>(key);
+  return inspected?.globalValue ?? inspected?.defaultValue;
+}
+
+/** `~/x` and paths relative to the first workspace folder (only when trusted), as the user would expect. */
+function resolveFolderSetting(folder: string): string {
+  if (folder === '~' || folder.startsWith('~/')) return path.join(os.homedir(), folder.slice(1));
+  if (path.isAbsolute(folder)) return folder;
+  const base = vscode.workspace.isTrusted ? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath : undefined;
+  return path.resolve(base ?? os.homedir(), folder);
+}
+
+/** True when a configuration change concerns the registry (not only the results target or stats interval). */
+export function affectsRegistry(event: vscode.ConfigurationChangeEvent): boolean {
+  return ['pluginDirs', 'idleTimeoutMinutes', 'startupTimeoutSeconds', 'maxRestarts'].some((key) =>
+    event.affectsConfiguration(`${SECTION}.${key}`),
+  );
+}

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PluginError } from '../../src/core/errors.ts';
+import { PluginError } from '../../src/core/errors';
 import {
   MAX_MANIFEST_BYTES,
   checkManifestBytes,
@@ -14,8 +14,8 @@ import {
   readManifest,
   resolvePythonExecutable,
   type ManifestEntry,
-} from '../../src/core/manifest.ts';
-import { python } from '../helpers/python.ts';
+} from '../../src/core/manifest';
+import { python } from '../helpers/python';
 
 let dir: string;
 let manifestPath: string;

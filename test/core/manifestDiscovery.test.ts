@@ -4,9 +4,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ManifestEntry } from '../../src/core/manifest.ts';
-import { defaultPluginDir, discoverManifests, pluginDirsFromEnv } from '../../src/core/manifestDiscovery.ts';
-import { projectRoot, python } from '../helpers/python.ts';
+import type { ManifestEntry } from '../../src/core/manifest';
+import { defaultPluginDir, discoverManifests, pluginDirsFromEnv } from '../../src/core/manifestDiscovery';
+import { projectRoot, python } from '../helpers/python';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'manifests');
 let root: string;

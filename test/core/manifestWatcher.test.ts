@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { watchManifestDirs } from '../../src/core/manifestWatcher.ts';
+import { watchManifestDirs } from '../../src/core/manifestWatcher';
 
 const WAIT_LIMIT_MS = 10_000;
 let root: string;

@@ -12,7 +12,7 @@ import { PluginPick } from './pluginPick';
 import { PluginTree } from './pluginTree';
 import { RESULTS_CHANNEL_NAME } from './resultsOutput';
 import { RunCommands, type RunOptions } from './runCommands';
-import { SECTION, affectsRegistry, readSettings, registryOptions, savedPluginConfig } from './settings';
+import { SECTION, affectsRegistry, configuredFolders, readSettings, registryOptions, savedPluginConfig } from './settings';
 import { StatsPoller } from './statsPoller';
 import { StatusItem } from './statusItem';
 
@@ -119,7 +119,10 @@ function updateListContext(current: PluginRegistry, treeView: vscode.TreeView<un
   void vscode.commands.executeCommand('setContext', FILE_TYPES_CONTEXT, fileTypes);
   const notes: string[] = [];
   if (!vscode.workspace.isTrusted) notes.push("Restricted Mode: the workspace's manifests are ignored and plugins do not run.");
-  if (current.missingPluginDirs.length > 0) notes.push(`Not found: ${current.missingPluginDirs.join(', ')} (remotePluginProxy.pluginDirs).`);
+  // A workspace without .cjm/plugins is normal; a folder the user named that does not exist is worth saying.
+  const configured = new Set(configuredFolders(readSettings()));
+  const missing = current.missingPluginDirs.filter((dir) => configured.has(dir));
+  if (missing.length > 0) notes.push(`Not found: ${missing.join(', ')} (setting remotePluginProxy.pluginDirs).`);
   treeView.message = notes.length > 0 ? notes.join(' ') : undefined;
 }
 

@@ -36,13 +36,18 @@ export function readSettings(): Settings {
 
 /** Every folder the registry should read manifests from, besides ~/.cjm/plugins. */
 export function manifestFolders(settings: Settings): string[] {
-  const folders = settings.pluginDirs.map(resolveFolderSetting);
+  const folders = configuredFolders(settings);
   if (vscode.workspace.isTrusted) {
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
       if (folder.uri.scheme === 'file') folders.push(path.join(folder.uri.fsPath, WORKSPACE_MANIFEST_DIR));
     }
   }
   return [...new Set(folders)];
+}
+
+/** The folders the user named in `pluginDirs`, resolved. */
+export function configuredFolders(settings: Settings): string[] {
+  return settings.pluginDirs.map(resolveFolderSetting);
 }
 
 export function registryOptions(settings: Settings): Omit<RegistryOptions, 'configFor'> {

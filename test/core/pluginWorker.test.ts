@@ -4,6 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import { PluginWorker } from '../../src/core/pluginWorker';
+import { defaultWorkerScript } from '../../src/core/workerScript';
+import { workerScript } from '../helpers/python';
 import { makeFixturePlugin, processExists } from './pluginWorkerFixture';
 
 const fixture = makeFixturePlugin();
@@ -25,6 +27,11 @@ async function waitUntil(condition: () => boolean, what: string, withinMs = 10_0
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+test('the bundled worker script is found by walking up from the code', () => {
+  assert.equal(defaultWorkerScript(), workerScript);
+  assert.throws(() => defaultWorkerScript('file:///'), /worker\/rpp_worker.py was not found.*reinstall/);
+});
 
 describe('a warm worker', () => {
   let worker: PluginWorker;

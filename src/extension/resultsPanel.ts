@@ -39,6 +39,8 @@ export class ResultsPanel implements ResultsView {
   private readonly subscriptions: vscode.Disposable[] = [];
   /** Items the webview has put on screen (reported back by it); for tests and diagnostics. */
   renderedCount = 0;
+  /** "plugin: file" or "plugin: N files"; kept here because a closed panel no longer has one. */
+  readonly title: string;
 
   readonly onDidRequestStop = this.stopRequested.event;
   readonly onDidRender = this.rendered.event;
@@ -50,8 +52,8 @@ export class ResultsPanel implements ResultsView {
     firstFile: string,
     fileCount: number,
   ) {
-    const target = fileCount === 1 ? path.basename(firstFile) : `${fileCount} files`;
-    this.panel = vscode.window.createWebviewPanel('remotePluginProxy.results', `${plugin}: ${target}`, vscode.ViewColumn.Beside, {
+    this.title = `${plugin}: ${fileCount === 1 ? path.basename(firstFile) : `${fileCount} files`}`;
+    this.panel = vscode.window.createWebviewPanel('remotePluginProxy.results', this.title, vscode.ViewColumn.Beside, {
       enableScripts: true,
       localResourceRoots: [mediaRoot],
     });
@@ -61,10 +63,6 @@ export class ResultsPanel implements ResultsView {
       this.panel.webview.onDidReceiveMessage((message: WebviewMessage) => this.onMessage(message)),
       this.panel.onDidDispose(() => this.onPanelClosed()),
     );
-  }
-
-  get title(): string {
-    return this.panel.title;
   }
 
   get finished(): boolean {

@@ -179,7 +179,7 @@ export class PluginSlot {
     this.event('error', `Worker died (${how})${stderrTail ? `. Last output:\n${stderrTail}` : ''}`);
     if (!this.budget.recordCrash()) {
       this.crashLoop = true;
-      this.fail('crashed', this.crashLoopError());
+      this.fail('crashed', this.crashLoopError(stderrTail));
       return;
     }
     this.fail('crashed', new PluginError('crash', `Plugin "${this.name}" crashed (${how}). The next call restarts it.`, {
@@ -190,12 +190,13 @@ export class PluginSlot {
     }));
   }
 
-  private crashLoopError(): PluginError {
+  /** `lastOutput`: the stderr tail of the crash that ended the budget; later refusals repeat it. */
+  private crashLoopError(lastOutput = this.lastError?.detail): PluginError {
     const minutes = Math.round(this.settings.restartWindowMs / 60000);
     return new PluginError(
       'crash-loop',
       `Plugin "${this.name}" crashed more than ${this.settings.maxRestarts} times in ${minutes} min, so it is no longer restarted automatically. Check its log, fix the cause, then use Restart.`,
-      { plugin: this.name, manifestPath: this.entry.path, detail: this.lastError?.detail },
+      { plugin: this.name, manifestPath: this.entry.path, detail: lastOutput },
     );
   }
 

@@ -103,6 +103,30 @@ export class PluginSlot {
     }
   }
 
+  /**
+   * A control request to the running worker. One that goes unanswered while the process lives marks
+   * the plugin unresponsive (lastError, change event); the next answer clears that again.
+   */
+  async probe<T>(ask: (worker: PluginWorker) => Promise<T>): Promise<T> {
+    const worker = await this.ensureWorker();
+    try {
+      const answer = await ask(worker);
+      if (this.lastError?.kind === 'unresponsive') {
+        this.lastError = undefined;
+        this.event('info', 'Worker answers again');
+        this.changed.fire(this.name);
+      }
+      return answer;
+    } catch (error) {
+      if (error instanceof PluginError && error.kind === 'unresponsive' && this.worker === worker) {
+        this.lastError = error;
+        this.event('warn', error.message);
+        this.changed.fire(this.name);
+      }
+      throw error;
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.starting) await this.starting.catch(() => undefined);
     const worker = this.worker;

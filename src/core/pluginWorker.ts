@@ -143,8 +143,8 @@ export class PluginWorker {
     return this.control('GET', '/config') as Promise<Record<string, unknown>>;
   }
 
-  stats(): Promise<WorkerStats> {
-    return this.control('GET', '/stats') as Promise<WorkerStats>;
+  stats(options: { timeoutMs?: number } = {}): Promise<WorkerStats> {
+    return this.control('GET', '/stats', undefined, options.timeoutMs) as Promise<WorkerStats>;
   }
 
   health(options: { timeoutMs?: number } = {}): Promise<Record<string, unknown>> {

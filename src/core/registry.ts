@@ -75,6 +75,9 @@ const DEFAULTS = {
   restartWindowMs: 3 * 60_000,
 };
 
+/** /stats is answered without the plugin lock, even mid-call: silence this long means the worker is stuck or stopped. */
+const STATS_TIMEOUT_MS = 2000;
+
 /** VS Code gives deactivate() 5 s; every worker is stopped within that, in parallel. */
 const DISPOSE_BUDGET_MS = 4_500;
 
@@ -187,12 +190,15 @@ export class PluginRegistry {
     }
   }
 
-  /** The worker's telemetry, or undefined when it is not running (stats never start a worker). */
+  /**
+   * The worker's telemetry, or undefined when it is not running (stats never start a worker).
+   * The UI polls this, so it doubles as the health check: a live worker that does not answer within
+   * STATS_TIMEOUT_MS is reported unresponsive (lastError of kind 'unresponsive', a change event).
+   */
   async stats(name: string): Promise<WorkerStats | undefined> {
     const slot = this.slot(name);
     if (!slot.isRunning) return undefined;
-    const worker = await slot.ensureWorker();
-    return worker.stats();
+    return slot.probe((worker) => worker.stats({ timeoutMs: STATS_TIMEOUT_MS }));
   }
 
   async health(name: string): Promise<Record<string, unknown>> {

@@ -131,8 +131,10 @@
     return row;
   }
 
+  /** Small values on one line, bigger ones indented, so that both stay readable. */
   function json(item) {
-    return element('pre', 'json row', JSON.stringify(item, null, 2));
+    const compact = JSON.stringify(item);
+    return element('pre', 'json row', compact.length <= 100 ? compact : JSON.stringify(item, null, 2));
   }
 
   function element(tag, className, text) {

@@ -1,5 +1,6 @@
 // The "Plugins" tree: one item per manifest with its state, live figures while it runs, and the
 // figures as child rows when expanded. It only translates the registry's state into TreeItems.
+import path from 'node:path';
 import * as vscode from 'vscode';
 import type { WorkerStats } from '../core/pluginWorker';
 import type { PluginInfo, PluginRegistry, PluginState } from '../core/registry';
@@ -83,7 +84,7 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
 
 /** "1.0.0 · ready · 412 MB · 3% CPU", or the error of a broken plugin. */
 function describePlugin(plugin: PluginInfo, stats: WorkerStats | undefined): string {
-  if (plugin.state === 'broken') return `broken · ${firstLine(plugin.lastError?.message ?? 'invalid manifest')}`;
+  if (plugin.state === 'broken') return `broken · ${firstLine(withShortPath(plugin.lastError?.message ?? 'invalid manifest', plugin.manifestPath))}`;
   const parts = [plugin.version, plugin.state];
   if (plugin.running > 1) parts.push(`${plugin.running} calls`);
   if (stats) parts.push(formatBytes(stats.rss_bytes), `${Math.round(stats.cpu_percent)}% CPU`);
@@ -127,6 +128,11 @@ function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.Mar
 
 function escape(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!<>|]/g, '\\$&');
+}
+
+/** The row is narrow: the manifest's file name is enough there (the tooltip has the full path). */
+function withShortPath(message: string, manifestPath: string): string {
+  return message.split(manifestPath).join(path.basename(manifestPath));
 }
 
 function firstLine(text: string): string {

@@ -230,7 +230,7 @@ def _error_response(status, message, extra=b""):
 
 
 class _Request:
-    __slots__ = ("method", "path", "headers", "body", "keep_alive")
+    __slots__ = ("method", "path", "headers", "keep_alive")
 
 
 class _Connection:
@@ -384,7 +384,7 @@ def _handle(conn, req):
         return False
     route = ROUTES.get(req.path)
     if route is None:
-        body = conn.read_body(req)  # keeps the connection's framing in step
+        conn.read_body(req)  # read anyway, to keep the connection's framing in step
         conn.sock.sendall(_error_response(404, "unknown path %r; see docs/protocol.md" % req.path))
         return True
     method, handler, parse = route

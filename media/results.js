@@ -77,7 +77,7 @@
     }
     trimRows();
     document.body.dataset.count = String(total);
-    status.textContent = `Running… ${total} items`;
+    status.textContent = `Running… ${plural(total, 'item')}`;
     if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
     vscode.postMessage({ type: 'rendered', count: total });
   }
@@ -105,7 +105,7 @@
 
   function end(result) {
     stopButton.disabled = true;
-    const parts = [`${result.items} items`, formatDuration(result.durationMs)];
+    const parts = [plural(result.items, 'item'), formatDuration(result.durationMs)];
     if (result.files > 1) parts.push(`${result.files} files`);
     if (result.errors > 0) parts.push(`${result.errors} failed`);
     if (result.cancelled) parts.push('cancelled');
@@ -147,6 +147,10 @@
   function formatSeconds(seconds) {
     const minutes = Math.floor(seconds / 60);
     return `${minutes}:${(seconds - minutes * 60).toFixed(1).padStart(4, '0')}`;
+  }
+
+  function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
   }
 
   function formatDuration(ms) {

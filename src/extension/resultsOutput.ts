@@ -33,7 +33,7 @@ export class ResultsOutput implements ResultsView {
   finish(summary: RunSummary): void {
     const files = summary.files === 1 ? '' : ` from ${summary.files} files`;
     const errors = summary.errors === 0 ? '' : `, ${summary.errors} failed`;
-    this.channel.appendLine(`── ${summary.items} items${files} in ${formatDuration(summary.durationMs)}${errors}${summary.cancelled ? ', cancelled' : ''} ──`);
+    this.channel.appendLine(`── ${summary.items} item${summary.items === 1 ? '' : 's'}${files} in ${formatDuration(summary.durationMs)}${errors}${summary.cancelled ? ', cancelled' : ''} ──`);
     this.channel.appendLine('');
   }
 }

@@ -36,7 +36,7 @@ uiTest('Run on Current File from the explorer context menu shows the result in a
   await pickQuickItem('vs-echo');
   const text = await webviewText('"file":"hello.txt"');
   assert.match(text, /"greeting":"hello"/);
-  assert.match(text, /1 items/);
+  assert.match(text, /1 item · /);
   await runCommand('View: Close All Editors');
 });
 

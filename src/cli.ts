@@ -186,10 +186,15 @@ async function main(argv: string[]): Promise<number> {
   if (options.verbose) registry.onLog((e) => process.stderr.write(`[${e.plugin}] ${e.message}\n`));
   const abort = new AbortController();
   // Ctrl-C: cancel the call in the worker, stop every worker, then exit with the conventional 130.
+  // A closed stdout (`rpp stream … | head`) ends the call the same way, but is a success.
   const interrupted = new Promise<number>((resolve) => {
     process.once('SIGINT', () => {
       abort.abort();
       resolve(130);
+    });
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      abort.abort();
+      resolve(error.code === 'EPIPE' ? 0 : 1);
     });
   });
   try {

@@ -596,17 +596,19 @@ def _execute_stream(conn, req, call_args):
     call = _new_call(req)
     _state.calls += 1
     try:
-        return _plugin_call(call, _stream, conn.sock, call, *call_args)
+        writer = _plugin_call(call, _stream, conn.sock, call, *call_args)
     except _Cancelled as exc:  # cancelled while queued: no stream was started
         _state.errors += 1
         conn.sock.sendall(_response(500, json.dumps(_error_of(exc)).encode()))
         return True
     finally:
         _end_call(call)
+    writer.finish()  # after the lock is released: once the client has it all, the worker is idle
+    return not writer.failed
 
 
 def _stream(sock, call, args, kwargs):
-    """Streams the plugin's items as NDJSON; False when the client went away."""
+    """Streams the plugin's items as NDJSON; returns the writer, still to be finished."""
     sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n")
     writer = _ChunkWriter(sock, call)
@@ -615,8 +617,7 @@ def _stream(sock, call, args, kwargs):
     if error is not None and not writer.failed:  # a client that left is not a plugin error
         _state.errors += 1
         writer.push(json.dumps(_error_of(error)))
-    writer.finish()
-    return not writer.failed
+    return writer
 
 
 def _pump(call, writer, args, kwargs):

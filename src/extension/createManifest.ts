@@ -5,9 +5,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { PLUGIN_NAME_PATTERN } from '../core/manifest';
 import { WORKSPACE_MANIFEST_DIR } from './settings';
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const MODULE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const CLASS_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const BROWSE = '$(folder-opened) Browse…';
@@ -19,22 +19,22 @@ interface PythonExtensionApi {
 
 export async function createManifest(): Promise<vscode.Uri | undefined> {
   const name = await vscode.window.showInputBox({
-    title: 'New plugin manifest (1/5): name',
+    title: 'New plugin manifest: name',
     prompt: 'The plugin name shown in the Plugins view, e.g. whisper-local',
-    validateInput: (value) => (NAME_PATTERN.test(value) ? undefined : 'Use letters, digits, ".", "_" or "-", starting with a letter or digit.'),
+    validateInput: (value) => (PLUGIN_NAME_PATTERN.test(value) ? undefined : 'Use letters, digits, ".", "_" or "-", starting with a letter or digit.'),
   });
   if (!name) return undefined;
   const pythonPath = await pickInterpreter();
   if (!pythonPath) return undefined;
   const moduleName = await vscode.window.showInputBox({
-    title: 'New plugin manifest (3/5): module',
+    title: 'New plugin manifest: module',
     prompt: 'The Python module that holds the plugin class (a file beside the manifest works too), e.g. my_pkg.plugin',
     value: name.replace(/[^A-Za-z0-9_]/g, '_'),
     validateInput: (value) => (MODULE_PATTERN.test(value) ? undefined : 'A dotted Python module path, e.g. my_pkg.plugin.'),
   });
   if (!moduleName) return undefined;
   const className = await vscode.window.showInputBox({
-    title: 'New plugin manifest (4/5): class',
+    title: 'New plugin manifest: class',
     prompt: 'The plugin class in that module, constructed without arguments',
     value: 'Plugin',
     validateInput: (value) => (CLASS_PATTERN.test(value) ? undefined : 'A Python class name, e.g. WhisperPlugin.'),
@@ -59,14 +59,14 @@ export async function createManifest(): Promise<vscode.Uri | undefined> {
   return uri;
 }
 
-async function pickInterpreter(): Promise<string | undefined> {
+export async function pickInterpreter(): Promise<string | undefined> {
   const known = await pythonExtensionInterpreters();
   const items: vscode.QuickPickItem[] = [
     ...known.map((env) => ({ label: env.name, description: env.path })),
     { label: 'python3', description: 'the first python3 on PATH' },
     { label: BROWSE, description: 'choose an interpreter file' },
   ];
-  const picked = await vscode.window.showQuickPick(items, { title: 'New plugin manifest (2/5): interpreter', placeHolder: 'The Python that runs the plugin (its own environment, e.g. a conda env)' });
+  const picked = await vscode.window.showQuickPick(items, { title: 'Plugin interpreter', placeHolder: 'The Python that runs the plugin (its own environment, e.g. a conda env)' });
   if (!picked) return undefined;
   if (picked.label !== BROWSE) return picked.description === 'the first python3 on PATH' ? 'python3' : picked.description;
   const files = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use this interpreter', title: 'Python interpreter' });
@@ -85,11 +85,11 @@ async function pythonExtensionInterpreters(): Promise<Array<{ name: string; path
   }
 }
 
-async function pickFolder(): Promise<string | undefined> {
+export async function pickFolder(): Promise<string | undefined> {
   const userFolder = path.join(os.homedir(), '.cjm', 'plugins');
   const workspace = vscode.workspace.isTrusted ? vscode.workspace.workspaceFolders?.[0] : undefined;
   const items: vscode.QuickPickItem[] = [{ label: 'Your plugins', description: userFolder }];
   if (workspace) items.push({ label: 'This workspace', description: path.join(workspace.uri.fsPath, WORKSPACE_MANIFEST_DIR) });
-  const picked = await vscode.window.showQuickPick(items, { title: 'New plugin manifest (5/5): where to save it' });
+  const picked = await vscode.window.showQuickPick(items, { title: 'Where to save the plugin' });
   return picked?.description;
 }

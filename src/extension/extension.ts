@@ -2,9 +2,11 @@
 // surface to it; deactivate() stops every worker. No worker starts here: plugins start on first use.
 import path from 'node:path';
 import * as vscode from 'vscode';
+import type { SkeletonOptions } from '../core/pluginSkeleton';
 import { PluginRegistry } from '../core/registry';
 import { ConfigureCommand } from './configureCommand';
 import { createManifest } from './createManifest';
+import { createPlugin } from './createPlugin';
 import { PluginCommands } from './pluginCommands';
 import { PluginErrors } from './pluginErrors';
 import { PluginLogs } from './pluginLogs';
@@ -91,6 +93,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
     refresh: () => lifecycle.refresh(),
     stopAll: () => lifecycle.stopAll(),
     createManifest: () => createManifest(),
+    createPlugin: (options) => createPlugin(options as SkeletonOptions | undefined),
   };
   for (const [name, handler] of Object.entries(commands)) {
     context.subscriptions.push(vscode.commands.registerCommand(`remotePluginProxy.${name}`, handler));

@@ -74,4 +74,25 @@ export const tests: ExtensionHostTests = {
     }
     await waitFor('vs-added gone from the tree', async () => !(await api.tree.getChildren()).some((n) => n.kind === 'plugin' && n.name === 'vs-added'));
   },
+
+  'Create Plugin writes a skeleton that appears in the tree and streams two items as it is': async () => {
+    const api = await extensionApi();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder);
+    const pluginFolder = path.join(folder.uri.fsPath, '.cjm', 'plugins');
+    const manifest = await vscode.commands.executeCommand<string | undefined>('remotePluginProxy.createPlugin', { name: 'vs-skeleton', pythonPath: 'python3', folder: pluginFolder });
+    assert.ok(manifest && fs.existsSync(manifest), 'the manifest was written');
+    try {
+      await waitFor('vs-skeleton in the tree', () => api.registry.get('vs-skeleton')?.state === 'stopped');
+      const input = path.join(folder.uri.fsPath, 'skeleton-input.txt');
+      fs.writeFileSync(input, 'some words here\n');
+      const items: unknown[] = [];
+      for await (const item of api.registry.executeStream('vs-skeleton', { file: { path: input } })) items.push(item);
+      assert.equal(items.length, 2, JSON.stringify(items));
+    } finally {
+      await vscode.commands.executeCommand('remotePluginProxy.stop', 'vs-skeleton');
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      for (const file of fs.readdirSync(pluginFolder)) if (file.startsWith('vs-skeleton') || file.startsWith('vs_skeleton')) fs.rmSync(path.join(pluginFolder, file), { force: true });
+    }
+  },
 };

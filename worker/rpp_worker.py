@@ -239,12 +239,21 @@ class _Connection:
     def __init__(self, sock):
         self.sock = sock
         self.buf = b""
+        self.deadline = None  # when the request being read must be complete
 
     def _recv(self, started):
-        """More bytes. Within a request (`started`) they must come within REQUEST_TIMEOUT_S;
-        an idle keep-alive connection waits as long as the peer likes."""
+        """More bytes. A started request must be complete within REQUEST_TIMEOUT_S in total (a
+        deadline, not a per-recv time-out: a peer sending one byte at a time, slowloris-style,
+        must not hold the connection forever); an idle keep-alive connection waits as long as
+        the peer likes."""
         if started:
-            self.sock.settimeout(REQUEST_TIMEOUT_S)
+            now = time.monotonic()
+            if self.deadline is None:
+                self.deadline = now + REQUEST_TIMEOUT_S
+            if now >= self.deadline:
+                raise _BadRequest(408, "the request was not complete after %ds: send the whole "
+                                  "request with a correct Content-Length" % REQUEST_TIMEOUT_S, True)
+            self.sock.settimeout(self.deadline - now)
         try:
             data = self.sock.recv(262144)
         except socket.timeout:
@@ -260,6 +269,7 @@ class _Connection:
 
     def read_head(self):
         """The next request's head, or None when the peer closed an idle connection."""
+        self.deadline = None
         while True:
             end = self.buf.find(b"\r\n\r\n")
             if end >= 0:

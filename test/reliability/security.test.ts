@@ -1,0 +1,131 @@
+// Security: only the host that started a worker can talk to it. Requests without or with a wrong
+// secret, with a foreign Host or an Origin, or from another process are refused; the secret is in
+// no command line and no log; the worker listens on 127.0.0.1 only; temp inputs are private and
+// removed; the results webview has a strict CSP. (Workspace trust is tested in a real VS Code:
+// test/vscode/plugins.test.ts and test/ui/.)
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import type { PluginRegistry } from '../../src/core/registry';
+import { projectRoot } from '../helpers/python';
+import { allPids, figure, killMarked, listeningSockets, makePluginFolder, openRegistry, readProc, secretOf, workerPort, type PluginFolder } from './helpers';
+
+let folder: PluginFolder;
+let registry: PluginRegistry;
+const logLines: string[] = [];
+let pid: number;
+let port: number;
+let secret: string;
+
+before(async () => {
+  folder = await makePluginFolder([{ name: 'guarded' }]);
+  registry = await openRegistry(folder);
+  registry.onLog((event) => logLines.push(event.message));
+  await registry.start('guarded');
+  pid = registry.get('guarded')?.pid as number;
+  port = workerPort(pid);
+  secret = secretOf(pid);
+});
+
+after(async () => {
+  await registry.dispose();
+  killMarked(folder.mark);
+  await folder.remove();
+});
+
+async function get(headers: Record<string, string>, pathname = '/health'): Promise<number> {
+  const response = await request(`http://127.0.0.1:${port}${pathname}`, { headers, headersTimeout: 5000, bodyTimeout: 5000 });
+  await response.body.dump();
+  return response.statusCode;
+}
+
+describe('requests the worker refuses', () => {
+  test('no secret, a wrong secret, a foreign Host, an Origin: 401/403; the right ones: 200', async () => {
+    const host = `127.0.0.1:${port}`;
+    const cases: [string, Record<string, string>, number][] = [
+      ['no secret', { host }, 401],
+      ['wrong secret of the right length', { host, authorization: `Bearer ${'0'.repeat(secret.length)}` }, 401],
+      ['the secret without Bearer', { host, authorization: secret }, 401],
+      ['a foreign Host (DNS rebinding)', { host: `evil.example:${port}`, authorization: `Bearer ${secret}` }, 403],
+      ['Host on another port', { host: `127.0.0.1:${port + 1}`, authorization: `Bearer ${secret}` }, 403],
+      ['an Origin header (a web page)', { host, authorization: `Bearer ${secret}`, origin: 'http://localhost:3000' }, 403],
+      ['the host itself', { host, authorization: `Bearer ${secret}` }, 200],
+      ['the host itself, as localhost', { host: `localhost:${port}`, authorization: `Bearer ${secret}` }, 200],
+    ];
+    for (const [label, headers, expected] of cases) assert.equal(await get(headers), expected, label);
+    for (const [label, headers] of cases.slice(0, 6)) assert.equal(await get(headers, '/execute'), headers.authorization === `Bearer ${secret}` ? 403 : 401, `${label} on /execute`);
+    figure('security: refused request kinds', `${cases.length - 2} kinds on /health and /execute`);
+  });
+
+  test('a second process that knows the port but not the secret is refused on every endpoint', async () => {
+    const script = `
+      const paths = ['/health', '/execute', '/execute_stream', '/stats', '/config', '/cancel', '/cleanup'];
+      const guesses = Array.from({ length: 50 }, () => require('node:crypto').randomBytes(32).toString('hex'));
+      (async () => {
+        const statuses = new Set();
+        for (const p of paths) for (const g of guesses.slice(0, 7)) {
+          const r = await fetch('http://127.0.0.1:${port}' + p, { method: p === '/health' || p === '/stats' || p === '/config' ? 'GET' : 'POST', headers: { authorization: 'Bearer ' + g }, body: p === '/health' || p === '/stats' || p === '/config' ? undefined : '{}' });
+          statuses.add(r.status);
+        }
+        console.log(JSON.stringify([...statuses]));
+      })();`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20_000 });
+    assert.deepEqual(JSON.parse(stdout), [401]);
+    assert.equal((await registry.health('guarded')).status, 'ok', 'the worker still runs: /cleanup was refused');
+    figure('security: guesses from a second process', '49 requests on 7 endpoints, all 401');
+  });
+});
+
+describe('where the secret is', () => {
+  test('in no /proc/*/cmdline, in no log line, not in the environment of the plugin’s children', async () => {
+    const spawned = (await registry.execute('guarded', { kwargs: { action: 'spawn_child' } })) as { child: number };
+    await registry.execute('guarded', { kwargs: { action: 'print' } });
+    let cmdlines = 0;
+    for (const each of allPids()) {
+      const cmdline = readProc(each, 'cmdline');
+      if (cmdline === undefined) continue;
+      cmdlines++;
+      assert.ok(!cmdline.includes(secret), `the secret is on the command line of ${each}`);
+    }
+    assert.ok(logLines.length > 0);
+    assert.ok(!logLines.some((line) => line.includes(secret)), 'the secret is in a log line');
+    assert.ok(!(readProc(spawned.child, 'environ') ?? '').includes(secret), 'the plugin’s child inherited the secret');
+    figure('security: command lines and log lines searched for the secret', `${cmdlines} cmdlines, ${logLines.length} log lines`);
+    process.kill(spawned.child, 'SIGKILL');
+  });
+
+  test('the worker listens on 127.0.0.1 only', () => {
+    const sockets = listeningSockets(pid);
+    assert.deepEqual(sockets, [{ file: 'tcp', address: '127.0.0.1', port }]);
+  });
+});
+
+test('an unsaved input goes through a 0600 file in a 0700 folder that is gone after the call', async () => {
+  const result = (await registry.execute('guarded', { file: { content: 'secret notes', name: 'notes.txt' }, kwargs: { action: 'stat_input' } })) as Record<string, unknown>;
+  assert.equal(result.mode, 0o600);
+  assert.equal(result.dir_mode, 0o700);
+  assert.equal(result.content, 'secret notes');
+  assert.ok(!existsSync(result.path as string) && !existsSync(path.dirname(result.path as string)), 'removed after the call');
+});
+
+test('the results webview: a CSP with a nonce, scripts only with that nonce, no inline handlers, no HTML from plugin output', () => {
+  // The HTML is built in a private method of a class that needs vscode, so its source is checked.
+  const source = readFileSync(path.join(projectRoot, 'src/extension/resultsPanel.ts'), 'utf8');
+  const html = /return `(<!DOCTYPE html>[\s\S]*?<\/html>)`;/.exec(source)?.[1];
+  assert.ok(html, 'the webview HTML template was found');
+  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="\$\{csp\}">/);
+  assert.match(source, /"default-src 'none'"/);
+  assert.match(source, /`script-src 'nonce-\$\{nonce\}'`/);
+  assert.match(source, /const nonce = randomBytes\(16\)/);
+  assert.doesNotMatch(source, /unsafe-inline|unsafe-eval/);
+  const scripts = html.match(/<script\b[^>]*>/g) ?? [];
+  assert.ok(scripts.length > 0 && scripts.every((tag) => tag.includes('nonce="${nonce}"')), 'every script carries the nonce');
+  assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'no inline event handlers');
+  assert.doesNotMatch(html, /<style\b/, 'no inline style blocks');
+  const script = readFileSync(path.join(projectRoot, 'media/results.js'), 'utf8');
+  assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/, 'plugin output is never parsed as HTML');
+});

@@ -69,6 +69,9 @@ class ProxyTestPlugin:
         for i in range(int(kwargs.get("count", 3))):
             if kwargs.get("crash_at") == i:
                 print("stream dies at %d" % i, file=sys.stderr, flush=True)
+                # Items yielded a moment before a hard exit may still sit in the worker's send
+                # buffer (docs/protocol.md); give them that moment, as any real work would.
+                time.sleep(0.2)
                 os._exit(7)
             if kwargs.get("raise_at") == i:
                 raise RuntimeError("stream broke at %d" % i)

@@ -8,8 +8,9 @@ cd "$ROOT"
 bash scripts/vscode-bench/setup.sh "$BENCH" 2>&1 | grep -v '^\[vscode-bench\] ready' >&2 || true
 source "$BENCH/env.sh"
 node esbuild.mjs --production
-# Dependencies are bundled into dist/, so node_modules stays out (--no-dependencies).
-"$BENCH_NODE" "$VSCE" package --no-dependencies --allow-missing-repository \
+# Dependencies are bundled into dist/, so node_modules stays out (--no-dependencies). README images stay
+# relative (--no-rewrite-relative-links): VS Code shows them from the installed extension folder.
+"$BENCH_NODE" "$VSCE" package --no-dependencies --allow-missing-repository --no-rewrite-relative-links \
   -o remote-plugin-proxy.vsix >/dev/null
 "$BENCH_NODE" "$VSCE" ls --no-dependencies | sed 's/^/  /'
 echo "remote-plugin-proxy.vsix: $(du -k remote-plugin-proxy.vsix | cut -f1) KB ($(stat -c %s remote-plugin-proxy.vsix) bytes)"

@@ -12,6 +12,8 @@ class BenchPlugin:
         mode = kwargs.get("mode", "echo")
         if mode == "echo":
             return {"ok": True}
+        if mode == "stat_path":
+            return {"size": os.path.getsize(args[0])}
         if mode == "read_path":
             return {"size": _read_size(args[0])}
         if mode == "read_base64":

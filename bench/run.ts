@@ -194,7 +194,7 @@ async function fileInputs(worker: PluginWorker): Promise<void> {
       const readByPath = median(await timeCalls(3, () => worker.execute([file], { mode: 'read_path' })));
       record(`input ${mb} MB: by path`, byPath, 'ms', 'base64 in JSON', byBase64);
       record(`input ${mb} MB: through a temp file`, byTemp, 'ms', 'base64 in JSON', byBase64);
-      console.log(`  (the plugin reading all ${mb} MB from that path takes ${round(readByPath)} ms more or less on top)`);
+      console.log(`  (a call whose plugin reads all ${mb} MB from that path: ${round(readByPath)} ms)`);
     }
   } finally {
     await rm(folder, { recursive: true, force: true });

@@ -230,7 +230,7 @@ export class PluginWorker {
     const { callId, abort, release } = this.beginCall(signal);
     try {
       // One race for the whole exchange: a call is on the hot path (the benchmark's warm round trip).
-      const [status, text] = await this.untilExit(this.exchange(path, body, callId, abort.signal));
+      const [status, text] = await this.untilExit(this.exchange(path, body, callId, abort?.signal));
       return this.resultOf(path, status, text);
     } catch (error) {
       throw await this.failure(error, path, signal);
@@ -239,7 +239,7 @@ export class PluginWorker {
     }
   }
 
-  private async exchange(path: string, body: unknown, callId: string, signal: AbortSignal): Promise<[number, string]> {
+  private async exchange(path: string, body: unknown, callId: string, signal: AbortSignal | undefined): Promise<[number, string]> {
     const response = await this.callPool.request({ method: 'POST', path, headers: this.headers(callId), body: JSON.stringify(body), signal });
     return [response.statusCode, await response.body.text()];
   }
@@ -255,7 +255,7 @@ export class PluginWorker {
           path: '/execute_stream',
           headers: this.headers(callId),
           body: JSON.stringify(body),
-          signal: abort.signal,
+          signal: abort?.signal,
         }),
       );
       // Not 200: resultOf throws the worker's error (a _job_error before the first item, a 4xx).
@@ -278,14 +278,15 @@ export class PluginWorker {
   }
 
   /** Counts the call and wires its signal: abort → POST /cancel {call_id} → abort the request. */
-  private beginCall(signal: AbortSignal | undefined): { callId: string; abort: AbortController; release: () => void } {
+  private beginCall(signal: AbortSignal | undefined): { callId: string; abort: AbortController | undefined; release: () => void } {
     if (signal?.aborted) throw this.cancelled();
     const callId = `${this.callIdPrefix}-${++this.callCounter}`;
-    const abort = new AbortController();
+    // Only a call that can be cancelled pays for an AbortController of its own (the hot path).
+    const abort = signal ? new AbortController() : undefined;
     const onAbort = (): void => {
       void this.cancel(callId)
         .catch(() => undefined)
-        .finally(() => abort.abort());
+        .finally(() => abort?.abort());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.running++;

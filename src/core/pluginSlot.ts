@@ -104,11 +104,13 @@ export class PluginSlot {
   }
 
   /**
-   * A control request to the running worker. One that goes unanswered while the process lives marks
-   * the plugin unresponsive (lastError, change event); the next answer clears that again.
+   * A control request to the running worker, or undefined when none runs (a probe never starts one).
+   * One that goes unanswered while the process lives marks the plugin unresponsive (lastError,
+   * change event); the next answer clears that again.
    */
-  async probe<T>(ask: (worker: PluginWorker) => Promise<T>): Promise<T> {
-    const worker = await this.ensureWorker();
+  async probe<T>(ask: (worker: PluginWorker) => Promise<T>): Promise<T | undefined> {
+    const worker = this.worker;
+    if (!worker) return undefined;
     try {
       const answer = await ask(worker);
       if (this.lastError?.kind === 'unresponsive') {

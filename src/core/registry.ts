@@ -196,9 +196,7 @@ export class PluginRegistry {
    * STATS_TIMEOUT_MS is reported unresponsive (lastError of kind 'unresponsive', a change event).
    */
   async stats(name: string): Promise<WorkerStats | undefined> {
-    const slot = this.slot(name);
-    if (!slot.isRunning) return undefined;
-    return slot.probe((worker) => worker.stats({ timeoutMs: STATS_TIMEOUT_MS }));
+    return this.slot(name).probe((worker) => worker.stats({ timeoutMs: STATS_TIMEOUT_MS }));
   }
 
   async health(name: string): Promise<Record<string, unknown>> {

@@ -240,13 +240,16 @@ class _Connection:
         self.sock = sock
         self.buf = b""
         self.deadline = None  # when the request being read must be complete
+        self.trusted = False  # set once a request carried the secret
 
     def _recv(self, started):
         """More bytes. A started request must be complete within REQUEST_TIMEOUT_S in total (a
         deadline, not a per-recv time-out: a peer sending one byte at a time, slowloris-style,
-        must not hold the connection forever); an idle keep-alive connection waits as long as
-        the peer likes."""
-        if started:
+        must not hold the connection forever). An idle keep-alive connection waits as long as
+        the peer likes once it has shown the secret; before that, silence counts as a started
+        request, so connections without the secret cannot pile up threads."""
+        bounded = started or not self.trusted
+        if bounded:
             now = time.monotonic()
             if self.deadline is None:
                 self.deadline = now + REQUEST_TIMEOUT_S
@@ -260,7 +263,7 @@ class _Connection:
             raise _BadRequest(408, "the request was not complete after %ds: send the whole "
                               "request with a correct Content-Length" % REQUEST_TIMEOUT_S, True)
         finally:
-            if started:
+            if bounded:
                 self.sock.settimeout(None)
         if not data and started:
             raise _BadRequest(400, "the connection closed in the middle of a request", True)
@@ -392,6 +395,7 @@ def _handle(conn, req):
     if refusal is not None:
         conn.sock.sendall(refusal)
         return False
+    conn.trusted = True
     route = ROUTES.get(req.path)
     if route is None:
         conn.read_body(req)  # read anyway, to keep the connection's framing in step

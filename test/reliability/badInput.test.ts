@@ -161,6 +161,29 @@ function rawExchange(port: number, pieces: { data: Buffer | string; afterMs?: nu
   });
 }
 
+/** Sends `request` on one connection, idles `idleMs`, sends it again: the two status codes. */
+function trustedConnectionSurvivesIdle(port: number, request: string, idleMs: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const statuses: number[] = [];
+    const limit = setTimeout(() => finish(new Error(`no second answer; got ${statuses.join(', ')}`)), idleMs + 5000);
+    const finish = (error?: Error): void => {
+      clearTimeout(limit);
+      socket.destroy();
+      if (error) reject(error);
+      else resolve(statuses);
+    };
+    socket.on('error', (error) => finish(error));
+    socket.on('close', () => finish(new Error(`closed after ${statuses.length} answers`)));
+    socket.on('data', (data) => {
+      for (const match of data.toString('latin1').matchAll(/HTTP\/1\.1 (\d{3}) /g)) statuses.push(Number(match[1]));
+      if (statuses.length === 1) setTimeout(() => socket.write(request), idleMs);
+      if (statuses.length >= 2) finish();
+    });
+    socket.on('connect', () => socket.write(request));
+  });
+}
+
 describe('malformed HTTP to a real worker', () => {
   test('garbage, huge, inconsistent, slow and binary requests get 4xx or a close, never a hang; the worker lives on', async () => {
     await registry.start('target');
@@ -183,6 +206,7 @@ describe('malformed HTTP to a real worker', () => {
       { label: 'malformed chunk size', pieces: once(post('Transfer-Encoding: chunked\r\n', 'zz\r\n{}\r\n0\r\n\r\n')), limitMs: 3000 },
       { label: 'body that is not JSON', pieces: once(post('Content-Length: 5\r\n', '\xff\xfe{[')), limitMs: 3000 },
       { label: 'half a head, then silence', pieces: once('GET /health HTTP/1.1\r\nHost: 127.0.0.1'), limitMs: 15_000 },
+      { label: 'a connection that never sends a byte', pieces: [], limitMs: 15_000 },
       {
         label: 'slowloris: one byte every 400 ms, never finishing',
         pieces: Array.from({ length: 60 }, (_, i) => ({ data: 'GET /health HTTP/1.1\r\nX-Slow: '.concat('a'.repeat(60))[i] ?? 'a', afterMs: i === 0 ? 0 : 400 })),
@@ -194,7 +218,9 @@ describe('malformed HTTP to a real worker', () => {
 
     const threadsBefore = (await registry.stats('target'))?.threads;
     const started = Date.now();
+    const idleTrusted = trustedConnectionSurvivesIdle(port, `GET /health HTTP/1.1\r\n${auth}\r\n`, 11_000);
     const outcomes = await Promise.all(cases.map(async (c) => ({ label: c.label, outcome: await rawExchange(port, c.pieces, c.limitMs) })));
+    assert.deepEqual(await idleTrusted, [200, 200], 'a keep-alive connection that showed the secret may idle past the 10 s request deadline');
     for (const { label, outcome } of outcomes) {
       assert.notEqual(outcome, 'hang', `${label}: no answer and no close`);
       if (outcome !== 'hang' && outcome.status !== undefined) assert.ok(outcome.status >= 400 && outcome.status < 500, `${label}: HTTP ${outcome.status}`);

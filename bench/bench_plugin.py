@@ -23,7 +23,12 @@ class BenchPlugin:
     def execute_stream(self, *args, **kwargs):
         count = int(kwargs.get("count", 10))
         interval = float(kwargs.get("interval_s", 0))
-        if interval:
+        size = int(kwargs.get("size", 0))
+        if size:  # fat items: the bounds figures stream hundreds of MB
+            pad = "x" * size
+            for i in range(count):
+                yield {"i": i, "pad": pad}
+        elif interval:
             for i in range(count):
                 time.sleep(interval)
                 yield {"i": i, "t": time.time()}

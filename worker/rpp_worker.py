@@ -26,6 +26,7 @@ Design notes (why it looks the way it does):
 """
 
 import json
+import math
 import os
 import signal
 import socket
@@ -37,17 +38,22 @@ from _operator import _compare_digest  # = hmac.compare_digest; hmac itself load
 PROTOCOL = 1
 EXIT_USAGE, EXIT_IMPORT, EXIT_CONSTRUCT = 2, 3, 4
 LISTEN_BACKLOG = 1024  # the kernel caps it at somaxconn; the protocol asks for >= 128
-REQUEST_TIMEOUT_S = 10.0  # a started request must be complete by then (never a hang)
+REQUEST_TIMEOUT_S = 10.0  # a started request head must be complete by then (never a hang)
+MIN_BODY_RATE = 1024 * 1024  # bytes/s a body must average after REQUEST_TIMEOUT_S of grace
 MAX_HEAD_BYTES = 64 * 1024
-MAX_BODY_BYTES = 256 * 1024 * 1024  # inputs are passed by path, so bodies are small
-STREAM_BACKLOG_LINES = 65536  # a generator waits when this many lines are not yet sent
+MAX_BODY_BYTES = 256 * 1024 * 1024  # inputs are passed by path; inline data up to this is read
+MAX_UNAUTHENTICATED = 256  # connections without the secret yet (an fd each, no thread); more close the oldest
+UNAUTHENTICATED_TIMEOUT_S = 5.0  # ... and each must send its first request head by then
+STREAM_BUFFER_BYTES = 4 * 1024 * 1024  # a generator waits while this much is not yet sent
+RECV_BYTES = 262144
+CPU_SAMPLE_MIN_S = 0.5  # /stats computes cpu_percent over at least this much wall time
 CLEANUP_BUDGET_S = 1.0
 PARENT_POLL_S = 0.5
 
 REASONS = {
     100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
     404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
 }
 
 _started_at = time.monotonic()
@@ -114,21 +120,39 @@ def _category(exc):
 
 
 def _job_error(exc, category=None):
-    """The structured error for `exc`; also prints its traceback to stderr (the plugin's log)."""
-    import traceback
-    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    """The structured error for `exc`; also prints its traceback to stderr (the plugin's log).
+    Never raises: an exception whose str() or repr() raises is still reported, by its type."""
+    trace = _safely(_traceback_text, exc)
     sys.stderr.write(trace)
     category = category or _category(exc)
+    name = type(exc).__name__
     return {"_job_error": {
         "category": category,
-        "type": "Cancelled" if isinstance(exc, _Cancelled) else type(exc).__name__,
-        "message": str(exc) or type(exc).__name__,
+        "type": "Cancelled" if isinstance(exc, _Cancelled) else name,
+        "message": _safely(str, exc) or name,
         "retriable": category == "transient",
-        "original_exc_repr": repr(exc),
+        "original_exc_repr": _safely(repr, exc),
         "traceback": trace,
         "plugin_name": _state.name,
         "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }}
+
+
+def _traceback_text(exc):
+    import traceback
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _safely(render, exc):
+    """render(exc) as text, or a note saying it failed (a plugin's __str__ may raise anything)."""
+    try:
+        text = render(exc)
+        if isinstance(text, str):
+            return text
+    except Exception as failure:
+        return "%s (its %s() raised %s)" % (type(exc).__name__, getattr(render, "__name__", "text"),
+                                           type(failure).__name__)
+    return type(exc).__name__
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -180,9 +204,16 @@ class _State:
     lock = threading.Lock()  # serializes plugin calls
     calls = 0
     errors = 0
+    counts_lock = threading.Lock()  # calls and errors are counted from every connection's thread
 
 
 _state = _State()
+
+
+def _count(calls=0, errors=0):
+    with _state.counts_lock:
+        _state.calls += calls
+        _state.errors += errors
 
 
 def _plugin_call(call, method, *args, **kwargs):
@@ -216,9 +247,23 @@ def _optional(name, default):
 
 # ----------------------------------------------------------------------------- HTTP
 
+def _head(status, length, extra=b"", ctype=b"application/json"):
+    return b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n" % (
+        status, REASONS[status].encode(), ctype, length, extra)
+
+
 def _response(status, body, extra=b"", ctype=b"application/json"):
-    return b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n%s" % (
-        status, REASONS[status].encode(), ctype, len(body), extra, body)
+    return _head(status, len(body), extra, ctype) + body
+
+
+def _send_response(sock, status, body):
+    """One sendall for a small response (see the notes at the top); a large body is sent after its
+    head instead of being copied behind it (a 100 MB result would briefly take another 100 MB)."""
+    if len(body) < RECV_BYTES:
+        sock.sendall(_response(status, body))
+    else:
+        sock.sendall(_head(status, len(body)))
+        sock.sendall(body)
 
 
 def _json_response(status, value, extra=b""):
@@ -233,101 +278,134 @@ class _Request:
     __slots__ = ("method", "path", "headers", "keep_alive")
 
 
+def _parse_head(head):
+    """The request in `head` (the bytes before the blank line), or _BadRequest."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise _BadRequest(400, "malformed request line %r" % lines[0][:100], True)
+    req = _Request()
+    req.method, target, version = parts
+    req.path = target.split("?", 1)[0]
+    req.headers = headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise _BadRequest(400, "malformed header line %r" % line[:100], True)
+        headers[name.strip().lower()] = value.strip()
+    connection = headers.get("connection", "").lower()
+    req.keep_alive = connection != "close" and (version == "HTTP/1.1" or
+                                                connection == "keep-alive")
+    return req
+
+
 class _Connection:
-    """One accepted socket: reads requests, writes responses."""
+    """A connection that has shown the secret, served by its own thread: reads requests, writes
+    responses. Bytes are read in linear time: the head through a small buffer with an offset, a body
+    straight into one preallocated bytearray (never `buf += data`, which copies it all per recv)."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, buffered=b""):
         self.sock = sock
-        self.buf = b""
-        self.deadline = None  # when the request being read must be complete
-        self.trusted = False  # set once a request carried the secret
+        self.buf = buffered
+        self.pos = 0  # bytes of buf before pos are consumed
+        self.head_deadline = None  # when the head being read must be complete
+        self.body_started = None  # when the body being read began (for the minimum data rate)
+        self.body_read = 0
 
-    def _recv(self, started):
-        """More bytes. A started request must be complete within REQUEST_TIMEOUT_S in total (a
-        deadline, not a per-recv time-out: a peer sending one byte at a time, slowloris-style,
-        must not hold the connection forever). An idle keep-alive connection waits as long as
-        the peer likes once it has shown the secret; before that, silence counts as a started
-        request, so connections without the secret cannot pile up threads."""
-        bounded = started or not self.trusted
-        if bounded:
-            now = time.monotonic()
-            if self.deadline is None:
-                self.deadline = now + REQUEST_TIMEOUT_S
-            if now >= self.deadline:
-                raise _BadRequest(408, "the request was not complete after %ds: send the whole "
-                                  "request with a correct Content-Length" % REQUEST_TIMEOUT_S, True)
-            self.sock.settimeout(self.deadline - now)
+    def _budget(self, started):
+        """(seconds this read may wait or None, the 408 message)."""
+        if self.body_started is not None:
+            limit = self.body_started + REQUEST_TIMEOUT_S + self.body_read / MIN_BODY_RATE
+            return limit - time.monotonic(), (
+                "the body arrived slower than %d KB/s on average: send it at once, with a "
+                "correct Content-Length" % (MIN_BODY_RATE // 1024))
+        if not started:
+            return None, ""  # an idle keep-alive connection of the host waits as long as it likes
+        if self.head_deadline is None:
+            self.head_deadline = time.monotonic() + REQUEST_TIMEOUT_S
+        return self.head_deadline - time.monotonic(), (
+            "the request head was not complete after %ds" % REQUEST_TIMEOUT_S)
+
+    def _recv(self, started, into=None):
+        """Reads more bytes: into `into` (a memoryview) or onto the buffer; returns how many."""
+        wait, message = self._budget(started)
+        if wait is not None:
+            if wait <= 0:
+                raise _BadRequest(408, message, True)
+            self.sock.settimeout(wait)
         try:
-            data = self.sock.recv(262144)
+            if into is not None:
+                count = self.sock.recv_into(into)
+            else:
+                data = self.sock.recv(RECV_BYTES)
+                count = len(data)
+                if count:
+                    self.buf = self.buf[self.pos:] + data  # only an unfinished line is carried over
+                    self.pos = 0
         except socket.timeout:
-            raise _BadRequest(408, "the request was not complete after %ds: send the whole "
-                              "request with a correct Content-Length" % REQUEST_TIMEOUT_S, True)
+            raise _BadRequest(408, message, True)
         finally:
-            if bounded:
+            if wait is not None:
                 self.sock.settimeout(None)
-        if not data and started:
+        if not count and started:
             raise _BadRequest(400, "the connection closed in the middle of a request", True)
-        self.buf += data
-        return data
+        self.body_read += count
+        return count
 
     def read_head(self):
         """The next request's head, or None when the peer closed an idle connection."""
-        self.deadline = None
+        self.head_deadline = None
         while True:
-            end = self.buf.find(b"\r\n\r\n")
+            end = self.buf.find(b"\r\n\r\n", self.pos)
             if end >= 0:
                 break
-            if len(self.buf) > MAX_HEAD_BYTES:
+            if len(self.buf) - self.pos > MAX_HEAD_BYTES:
                 raise _BadRequest(431, "the request head is larger than %d bytes" % MAX_HEAD_BYTES,
                                   True)
-            if not self._recv(bool(self.buf)):
+            if not self._recv(len(self.buf) > self.pos):
                 return None
-        lines = self.buf[:end].decode("latin-1").split("\r\n")
-        self.buf = self.buf[end + 4:]
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise _BadRequest(400, "malformed request line %r" % lines[0][:100], True)
-        req = _Request()
-        req.method, target, version = parts
-        req.path = target.split("?", 1)[0]
-        req.headers = headers = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise _BadRequest(400, "malformed header line %r" % line[:100], True)
-            headers[name.strip().lower()] = value.strip()
-        connection = headers.get("connection", "").lower()
-        req.keep_alive = connection != "close" and (version == "HTTP/1.1" or
-                                                    connection == "keep-alive")
-        return req
+        head, self.pos = self.buf[self.pos:end], end + 4
+        return _parse_head(head)
 
     def read_body(self, req):
         if req.headers.get("expect", "").lower() == "100-continue":
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if "chunked" in req.headers.get("transfer-encoding", "").lower():
-            return self._read_chunked()
+        self.body_started, self.body_read = time.monotonic(), 0
         try:
-            length = int(req.headers.get("content-length", "0"))
-        except ValueError:
-            raise _BadRequest(400, "Content-Length is not a number", True)
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise _BadRequest(413, "the body must be between 0 and %d bytes; pass files by path"
-                              % MAX_BODY_BYTES, True)
-        return self._take(length)
+            if "chunked" in req.headers.get("transfer-encoding", "").lower():
+                return self._read_chunked()
+            try:
+                length = int(req.headers.get("content-length", "0"))
+            except ValueError:
+                raise _BadRequest(400, "Content-Length is not a number", True)
+            if length < 0 or length > MAX_BODY_BYTES:
+                raise _BadRequest(413, "the body must be between 0 and %d bytes; pass files by "
+                                  "path" % MAX_BODY_BYTES, True)
+            return self._take(length)
+        finally:
+            self.body_started = None
 
     def _take(self, n):
-        while len(self.buf) < n:
-            self._recv(True)
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
+        """Exactly n bytes: from the buffer, the rest received straight into their final place."""
+        have = len(self.buf) - self.pos
+        if have >= n:
+            data, self.pos = self.buf[self.pos:self.pos + n], self.pos + n
+            return data
+        out = bytearray(n)
+        out[:have] = memoryview(self.buf)[self.pos:]
+        self.buf, self.pos = b"", 0
+        view = memoryview(out)
+        while have < n:
+            have += self._recv(True, view[have:])
+        return out
 
     def _read_line(self):
         while True:
-            end = self.buf.find(b"\r\n")
+            end = self.buf.find(b"\r\n", self.pos)
             if end >= 0:
-                line, self.buf = self.buf[:end], self.buf[end + 2:]
+                line, self.pos = self.buf[self.pos:end], end + 2
                 return line
-            if len(self.buf) > MAX_HEAD_BYTES:
+            if len(self.buf) - self.pos > MAX_HEAD_BYTES:
                 raise _BadRequest(400, "malformed chunked body", True)
             self._recv(True)
 
@@ -339,36 +417,55 @@ class _Connection:
             except ValueError:
                 raise _BadRequest(400, "malformed chunk size in a chunked body", True)
             total += size
-            if total > MAX_BODY_BYTES:
+            if size < 0 or total > MAX_BODY_BYTES:
                 raise _BadRequest(413, "the body is larger than %d bytes" % MAX_BODY_BYTES, True)
             if size == 0:
                 while self._read_line():  # trailers up to the blank line
                     pass
                 return b"".join(parts)
             parts.append(self._take(size))
-            if self._take(2) != b"\r\n":
+            if bytes(self._take(2)) != b"\r\n":
                 raise _BadRequest(400, "malformed chunk in a chunked body", True)
 
 
-def _serve_connection(sock):
-    conn = _Connection(sock)
+def _serve_connection(sock, first, buffered):
+    """Serves a connection whose first request (`first`, already read and admitted) showed the
+    secret. Whatever goes wrong in one request is answered (4xx/5xx), never a silent close."""
+    conn = _Connection(sock, buffered)
+    req = first
     try:
+        sock.setblocking(True)
         while True:
             try:
-                req = conn.read_head()
                 if req is None:
-                    return
+                    req = conn.read_head()
+                    if req is None:
+                        return
                 if not _handle(conn, req) or not req.keep_alive:
                     return
+                req = None
             except _BadRequest as bad:
                 sock.sendall(_error_response(bad.status, str(bad), b"Connection: close\r\n"
                                              if bad.close else b""))
                 if bad.close:
                     return
+                req = None
     except OSError:  # the peer went away; nothing left to answer
         pass
+    except Exception as exc:  # a fault of the worker itself: say so, then close (framing is lost)
+        _answer_fault(sock, exc)
     finally:
         sock.close()
+
+
+def _answer_fault(sock, exc):
+    _job_error(exc)  # the traceback goes to the log
+    message = "the worker failed on this request (%s: %s); see the plugin's log" % (
+        type(exc).__name__, _safely(str, exc)[:500])
+    try:
+        sock.sendall(_error_response(500, message, b"Connection: close\r\n"))
+    except OSError:
+        pass
 
 
 def _refusal(req):
@@ -395,7 +492,6 @@ def _handle(conn, req):
     if refusal is not None:
         conn.sock.sendall(refusal)
         return False
-    conn.trusted = True
     route = ROUTES.get(req.path)
     if route is None:
         conn.read_body(req)  # read anyway, to keep the connection's framing in step
@@ -411,12 +507,15 @@ def _handle(conn, req):
 
 
 def _parse_object(body):
-    if not body.strip():
+    if not body or body.isspace():  # no strip(): that would copy a 100 MB body
         return {}
     try:
         value = json.loads(body)
     except ValueError as exc:
         raise _BadRequest(400, "the body is not valid JSON: %s" % exc)
+    except RecursionError:
+        raise _BadRequest(400, "the body is JSON nested deeper than Python's recursion limit "
+                          "(%d levels): flatten the data" % sys.getrecursionlimit())
     if not isinstance(value, dict):
         raise _BadRequest(400, "the body must be a JSON object, not %s" % type(value).__name__)
     return value
@@ -451,19 +550,25 @@ def _end_call(call):
         _calls.discard(call)
 
 
+def _cancelled_as_such(call, exc):
+    """A cancelled call's failure is reported as the cancellation it is."""
+    if call.cancel.is_set() and not isinstance(exc, _Cancelled):
+        return _Cancelled("the call was cancelled (%s: %s)" % (type(exc).__name__,
+                                                                _safely(str, exc)))
+    return exc
+
+
 def _run_job(call, method, *args, **kwargs):
     """(status, body) of a plugin call whose result is returned as one JSON document."""
-    _state.calls += 1
+    _count(calls=1)
     try:
         result = _plugin_call(call, method, *args, **kwargs)
         if call.cancel.is_set():
             raise _Cancelled("the call was cancelled")
         return 200, _encode_result(result).encode()
     except Exception as exc:
-        _state.errors += 1
-        if call.cancel.is_set() and not isinstance(exc, _Cancelled):
-            exc = _Cancelled("the call was cancelled (%s: %s)" % (type(exc).__name__, exc))
-        return 500, json.dumps(_error_of(exc)).encode()
+        _count(errors=1)
+        return 500, json.dumps(_error_of(_cancelled_as_such(call, exc))).encode()
     finally:
         _end_call(call)
 
@@ -471,12 +576,12 @@ def _run_job(call, method, *args, **kwargs):
 def _execute(conn, req, call_args):
     args, kwargs = call_args
     status, body = _run_job(_new_call(req), _state.plugin.execute, *args, **kwargs)
-    conn.sock.sendall(_response(status, body))
+    _send_response(conn.sock, status, body)
 
 
 def _initialize(conn, req, config):
     status, body = _run_job(_new_call(req), _initialize_plugin, config)
-    conn.sock.sendall(_response(status, body))
+    _send_response(conn.sock, status, body)
 
 
 def _initialize_plugin(config):
@@ -515,11 +620,15 @@ def _progress(conn, _req, _body):
 
 
 def _number_or_none(value):
-    return float(value) if isinstance(value, (int, float)) and value == value else None
+    try:
+        number = float(value) if isinstance(value, (int, float)) else None
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _str_or_none(value):
-    return None if value is None else str(value)
+    return None if value is None else _safely(str, value)
 
 
 def _cancel_endpoint(conn, _req, call_id):
@@ -543,12 +652,19 @@ def _cleanup_endpoint(conn, _req, _body):
 # ----------------------------------------------------------------------------- streaming
 
 class _ChunkWriter(threading.Thread):
-    """Sends the lines the generator produces, as HTTP chunks, batching while the socket is busy."""
+    """Sends the lines the generator produces, as HTTP chunks, batching while the socket is busy.
+
+    What is not yet sent is bounded by bytes, not lines: once STREAM_BUFFER_BYTES are waiting the
+    generator waits (wait_for_room), so a client that reads slowly slows the plugin down instead of
+    growing the worker. `pushed` is written only by the generator's thread and `sent` only by this
+    one, so their difference needs no lock."""
 
     def __init__(self, sock, call):
         super().__init__(daemon=True)
         self.sock, self.call = sock, call
         self.lines = []
+        self.pushed = 0  # bytes appended to lines (each line and its newline)
+        self.sent = 0  # bytes taken from lines
         self.idle = False
         self.done = False
         self.failed = False
@@ -578,10 +694,18 @@ class _ChunkWriter(threading.Thread):
     def _send_batch(self):
         lines = self.lines
         n = len(lines)
-        data = ("\n".join(lines[:n]) + "\n").encode()
+        text = "\n".join(lines[:n]) + "\n"
         del lines[:n]  # the generator only appends, so the first n lines are the ones joined
+        self.sent += len(text)  # the lines are ASCII (json escapes the rest): chars = bytes
         self.room.set()
-        self.sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+        data = text.encode()
+        del text
+        if len(data) < RECV_BYTES:
+            self.sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+        else:  # not copied once more behind its chunk header
+            self.sock.sendall(b"%x\r\n" % len(data))
+            self.sock.sendall(data)
+            self.sock.sendall(b"\r\n")
 
     def _check_peer(self):
         import select
@@ -591,14 +715,20 @@ class _ChunkWriter(threading.Thread):
 
     def push(self, line):
         self.lines.append(line)
+        self.pushed += len(line) + 1
         if self.idle:
             self.wake.set()
 
+    def full(self):
+        return self.pushed - self.sent > STREAM_BUFFER_BYTES
+
     def wait_for_room(self):
-        while len(self.lines) > STREAM_BACKLOG_LINES and not self.failed:
+        """Blocks the generator while the buffer is full; a /cancel or a client that left ends it."""
+        cancelled = self.call.cancel.is_set
+        while self.full() and not self.failed and not cancelled():
             self.room.clear()
-            if len(self.lines) > STREAM_BACKLOG_LINES:
-                self.room.wait(0.25)
+            if self.full():
+                self.room.wait(0.1)
 
     def finish(self):
         self.done = True
@@ -608,11 +738,11 @@ class _ChunkWriter(threading.Thread):
 
 def _execute_stream(conn, req, call_args):
     call = _new_call(req)
-    _state.calls += 1
+    _count(calls=1)
     try:
         writer = _plugin_call(call, _stream, conn.sock, call, *call_args)
     except _Cancelled as exc:  # cancelled while queued: no stream was started
-        _state.errors += 1
+        _count(errors=1)
         conn.sock.sendall(_response(500, json.dumps(_error_of(exc)).encode()))
         return True
     finally:
@@ -623,13 +753,17 @@ def _execute_stream(conn, req, call_args):
 
 def _stream(sock, call, args, kwargs):
     """Streams the plugin's items as NDJSON; returns the writer, still to be finished."""
-    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n")
     writer = _ChunkWriter(sock, call)
-    writer.start()
+    writer.start()  # before the head: if no thread can be had, the answer is still a plain 500
+    try:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+    except OSError:
+        writer.finish()  # its last send fails too, and it ends
+        raise
     error = _pump(call, writer, args, kwargs)
     if error is not None and not writer.failed:  # a client that left is not a plugin error
-        _state.errors += 1
+        _count(errors=1)
         writer.push(json.dumps(_error_of(error)))
     return writer
 
@@ -646,15 +780,13 @@ def _pump(call, writer, args, kwargs):
         items = iter(stream(*args, **kwargs))
         for item in items:
             push(encode(item))
+            if writer.pushed - writer.sent > STREAM_BUFFER_BYTES:
+                writer.wait_for_room()
             if cancelled():
                 raise _Cancelled("the stream was cancelled")
-            if len(writer.lines) > STREAM_BACKLOG_LINES:
-                writer.wait_for_room()
         return None
     except Exception as exc:
-        if cancelled() and not isinstance(exc, _Cancelled):
-            exc = _Cancelled("the stream was cancelled (%s: %s)" % (type(exc).__name__, exc))
-        return exc
+        return _cancelled_as_such(call, exc)
     finally:
         close = getattr(items, "close", None)
         if close is not None:
@@ -694,7 +826,39 @@ def _descendants(table, root):
     return found
 
 
-_last_cpu = [0.0, _started_at]  # tree CPU seconds and wall time at the previous /stats
+class _CpuMeter:
+    """cpu_percent from two samples of the tree's CPU time, over at least CPU_SAMPLE_MIN_S of wall
+    time (CPU time comes in 10 ms ticks: two /stats a few ms apart would read 0 % or 300 %), capped
+    by the cores this process may use. The first sample is taken when the worker starts serving."""
+
+    def __init__(self):
+        self.lock = threading.Lock()  # /stats is answered on any connection's thread
+        self.sample = (0.0, _started_at)
+        self.percent = 0.0
+        self.cap = 100.0 * _core_count()
+
+    def start(self):
+        cpu = os.times()
+        self.sample = (cpu[0] + cpu[1] + cpu[2] + cpu[3], time.monotonic())
+
+    def read(self, cpu_s, now):
+        with self.lock:
+            previous_cpu, previous_time = self.sample
+            if now - previous_time >= CPU_SAMPLE_MIN_S:
+                busy = max(0.0, cpu_s - previous_cpu) * 100.0 / (now - previous_time)
+                self.percent = min(busy, self.cap)
+                self.sample = (cpu_s, now)
+            return self.percent
+
+
+def _core_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on macOS or Windows
+        return os.cpu_count() or 1
+
+
+_cpu = _CpuMeter()
 
 
 def _stats():
@@ -703,13 +867,12 @@ def _stats():
     else:
         rss, rss_children, cpu_s, threads, children = _tree_usage_psutil()
     now = time.monotonic()
-    previous_cpu, previous_time = _last_cpu
-    _last_cpu[:] = [cpu_s, now]
-    cpu_percent = max(0.0, cpu_s - previous_cpu) * 100.0 / max(now - previous_time, 1e-6)
+    with _state.counts_lock:
+        calls, errors = _state.calls, _state.errors
     return {"pid": os.getpid(), "rss_bytes": rss, "rss_children_bytes": rss_children,
-            "cpu_percent": round(cpu_percent, 1), "threads": threads, "children": children,
-            "uptime_s": round(now - _started_at, 3), "calls": _state.calls,
-            "errors": _state.errors, "busy": _running is not None,
+            "cpu_percent": round(_cpu.read(cpu_s, now), 1), "threads": threads,
+            "children": children, "uptime_s": round(now - _started_at, 3), "calls": calls,
+            "errors": errors, "busy": _running is not None,
             "python": _python_version(), "platform": sys.platform}
 
 
@@ -753,15 +916,24 @@ _exiting = threading.Lock()
 
 
 def _bounded_cleanup(budget_s):
-    """Calls the plugin's cleanup() for at most budget_s; returns its exception, if any."""
+    """Calls the plugin's cleanup() under the plugin lock, never beside a running call: running
+    calls are cancelled first and may use the budget to stop. At most budget_s in all; returns
+    cleanup()'s exception, or why it was not called, if either."""
     outcome = []
 
     def run():
+        if not _state.lock.acquire(timeout=budget_s):
+            outcome.append(TimeoutError("cleanup() was not called: a plugin call was still "
+                                        "running %.1f s after it was cancelled" % budget_s))
+            return
         try:
             _optional("cleanup", None)()
         except Exception as exc:
             outcome.append(exc)
+        finally:
+            _state.lock.release()
 
+    _cancel(None)
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join(budget_s)
@@ -904,16 +1076,150 @@ def _listen(port):
     return server
 
 
-def _serve(server):
-    nodelay = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    while True:
+class _Door:
+    """The accept loop. A connection that has not shown the secret yet is read here, by one thread
+    with a selector, instead of getting a thread of its own: a stranger's silent connections cost a
+    file descriptor and a small buffer each, at most MAX_UNAUTHENTICATED of them (a new one closes
+    the oldest), for at most UNAUTHENTICATED_TIMEOUT_S. A connection whose first request carries
+    the secret is handed to a thread; if none can be started (a process or memory limit) that
+    connection gets a 503 and the door keeps accepting, so the worker never dies of a crowd."""
+
+    def __init__(self, server):
+        import selectors
+        self.server = server
+        self.selector = selectors.DefaultSelector()
+        self.readable = selectors.EVENT_READ
+        self.waiting = {}  # socket -> [head bytes so far, deadline]; oldest first
+        server.setblocking(False)
+        self.selector.register(server, self.readable)
+
+    def run(self):
+        while True:
+            wait = None
+            if self.waiting:
+                oldest = next(iter(self.waiting.values()))
+                wait = max(0.0, oldest[1] - time.monotonic())
+            try:
+                self._turn(self.selector.select(wait))
+            except Exception as exc:  # the door must never fall: log it and keep accepting
+                _job_error(exc)
+                time.sleep(0.01)
+
+    def _turn(self, events):
+        accept = False
+        for key, _mask in events:  # requests first: a crowd must not delay the host's
+            if key.fileobj is self.server:
+                accept = True
+            else:
+                self._read(key.fileobj)
+        if accept:
+            self._accept()
+        self._expire()
+
+    def _accept(self):
+        for _ in range(64):  # a burst is taken in batches, with reads in between
+            try:
+                sock, _addr = self.server.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # EMFILE and the like: free a descriptor, or wait a moment
+                oldest = next(iter(self.waiting), None)
+                if oldest is not None:
+                    self._read(oldest)
+                    if oldest in self.waiting:
+                        self._drop(oldest, _BUSY)
+                else:
+                    time.sleep(0.01)
+                return
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setblocking(False)
+                self._make_room()
+                self.selector.register(sock, self.readable)
+            except (OSError, ValueError):  # e.g. a connection reset before setsockopt (macOS)
+                sock.close()
+                continue
+            self.waiting[sock] = [bytearray(), time.monotonic() + UNAUTHENTICATED_TIMEOUT_S]
+            self._read(sock)  # a client's request is usually there already: no slot taken
+
+    def _make_room(self):
+        """Closes the oldest waiting connections while they fill every slot; each is read once
+        more first, so a client whose request has just arrived is served, not closed."""
+        while len(self.waiting) >= MAX_UNAUTHENTICATED:
+            oldest = next(iter(self.waiting))
+            self._read(oldest)
+            if oldest in self.waiting:
+                self._drop(oldest, _BUSY)
+
+    def _read(self, sock):
+        entry = self.waiting.get(sock)
+        if entry is None:
+            return
         try:
-            sock, _addr = server.accept()
-        except OSError:  # e.g. EMFILE under a burst: wait a moment instead of spinning
-            time.sleep(0.01)
-            continue
-        sock.setsockopt(*nodelay)
-        threading.Thread(target=_serve_connection, args=(sock,), daemon=True).start()
+            data = sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(sock, None)
+            return
+        head = entry[0]
+        searched = max(0, len(head) - 3)  # only the new bytes can complete the blank line
+        head += data
+        end = head.find(b"\r\n\r\n", searched)
+        if end < 0:
+            if len(head) > MAX_HEAD_BYTES:
+                self._drop(sock, _error_response(431, "the request head is larger than %d bytes"
+                                                 % MAX_HEAD_BYTES, b"Connection: close\r\n"))
+            return
+        try:
+            req = _parse_head(bytes(head[:end]))
+        except _BadRequest as bad:
+            self._drop(sock, _error_response(bad.status, str(bad), b"Connection: close\r\n"))
+            return
+        refusal = _refusal(req)
+        if refusal is not None:
+            self._drop(sock, refusal)
+            return
+        self._admit(sock, req, bytes(head[end + 4:]))
+
+    def _admit(self, sock, req, rest):
+        self._forget(sock)
+        try:
+            threading.Thread(target=_serve_connection, args=(sock, req, rest), daemon=True).start()
+        except RuntimeError as exc:  # "can't start new thread"
+            sys.stderr.write("rpp_worker: no thread for a connection (%s); answered 503\n" % exc)
+            self._drop(sock, _error_response(503, "the worker could not start a thread for this "
+                                             "connection (%s); retry shortly" % exc,
+                                             b"Connection: close\r\n"))
+
+    def _expire(self):
+        now = time.monotonic()
+        while self.waiting:
+            sock, entry = next(iter(self.waiting.items()))
+            if entry[1] > now:
+                return
+            self._drop(sock, _SILENT)
+
+    def _forget(self, sock):
+        if self.waiting.pop(sock, None) is not None:
+            self.selector.unregister(sock)
+
+    def _drop(self, sock, response):
+        self._forget(sock)
+        if response is not None:
+            try:
+                sock.send(response)  # a small answer fits the empty send buffer; never waits
+            except OSError:
+                pass
+        sock.close()
+
+
+_BUSY = _error_response(503, "too many connections have not sent a request with the secret; "
+                             "the oldest was closed", b"Connection: close\r\n")
+_SILENT = _error_response(408, "no complete request with the secret within %ds of connecting"
+                          % UNAUTHENTICATED_TIMEOUT_S, b"Connection: close\r\n")
 
 
 ROUTES = {
@@ -953,7 +1259,8 @@ def main(argv):
     if opts["--ppid"] is not None:
         _die_with_parent(opts["--ppid"])
         threading.Thread(target=_watch_parent, args=(opts["--ppid"],), daemon=True).start()
-    _serve(server)
+    _cpu.start()
+    _Door(server).run()
 
 
 if __name__ == "__main__":

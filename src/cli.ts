@@ -24,6 +24,9 @@ Options:
 
 Exit codes: 0 success, 1 the plugin raised, 2 usage or manifest error, 3 the worker failed to start or died.`;
 
+/** The shell's code for a process ended by Ctrl-C (128 + SIGINT). */
+const INTERRUPTED = 130;
+
 const EXIT_CODES: Record<PluginErrorKind, number> = {
   plugin: 1,
   cancelled: 1,
@@ -106,22 +109,38 @@ function requirePositionals(options: Options, names: string[]): string[] {
   return options.positionals;
 }
 
-function printJson(value: unknown, pretty: boolean): void {
-  process.stdout.write(JSON.stringify(value, null, pretty ? 2 : undefined) + '\n');
+/**
+ * Writes to stdout and, when its buffer is full, waits until the reader has taken it ('drain'): a slow
+ * reader (`| less`, `| (sleep 8; wc -l)`) then slows the stream down, back to the plugin, instead of
+ * growing this process. Resolves at once when the pipe is gone (EPIPE is handled in main).
+ */
+function write(text: string): Promise<void> | undefined {
+  if (process.stdout.write(text)) return undefined;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off('drain', done).off('error', done).off('close', done);
+      resolve();
+    };
+    process.stdout.on('drain', done).on('error', done).on('close', done);
+  });
+}
+
+async function printJson(value: unknown, pretty: boolean): Promise<void> {
+  await write(JSON.stringify(value, null, pretty ? 2 : undefined) + '\n');
 }
 
 async function list(registry: PluginRegistry, options: Options): Promise<number> {
   const plugins = registry.list();
   if (options.json) {
-    printJson(plugins.map((p) => ({ name: p.name, version: p.version, state: p.state, manifest: p.manifestPath, error: p.lastError?.message })), true);
+    await printJson(plugins.map((p) => ({ name: p.name, version: p.version, state: p.state, manifest: p.manifestPath, error: p.lastError?.message })), true);
     return 0;
   }
   if (plugins.length === 0) {
-    process.stdout.write(`No plugins found. Looked in: ${registry.pluginDirs.join(', ')}\n`);
+    await write(`No plugins found. Looked in: ${registry.pluginDirs.join(', ')}\n`);
   }
   for (const p of plugins) {
     const head = `${p.name}${p.version ? ` ${p.version}` : ''}  [${p.state}]  ${p.manifestPath}`;
-    process.stdout.write(p.lastError ? `${head}\n    ${p.lastError.message}\n` : `${head}\n`);
+    await write(p.lastError ? `${head}\n    ${p.lastError.message}\n` : `${head}\n`);
   }
   for (const dir of registry.missingPluginDirs) process.stderr.write(`warning: plugin folder not found: ${dir}\n`);
   return plugins.some((p) => p.state === 'broken') ? 2 : 0;
@@ -132,13 +151,16 @@ async function runOnFile(registry: PluginRegistry, options: Options, signal: Abo
   const call: PluginCall = { file: { path: path.resolve(file) }, kwargs: options.kwargs, signal };
   if (options.config) await registry.initialize(plugin, options.config);
   if (stream) {
-    for await (const item of registry.executeStream(plugin, call)) printJson(item, false);
+    for await (const item of registry.executeStream(plugin, call)) {
+      const full = write(JSON.stringify(item) + '\n');
+      if (full) await full; // only a full pipe costs an await: a stream may have a million items
+    }
     return 0;
   }
   const result = await registry.execute(plugin, call);
-  if (options.json) printJson(result, false);
-  else if (typeof result === 'string') process.stdout.write(result.endsWith('\n') ? result : `${result}\n`);
-  else printJson(result, true);
+  if (options.json) await printJson(result, false);
+  else if (typeof result === 'string') await write(result.endsWith('\n') ? result : `${result}\n`);
+  else await printJson(result, true);
   return 0;
 }
 
@@ -146,7 +168,7 @@ async function query(registry: PluginRegistry, options: Options): Promise<number
   const [plugin] = requirePositionals(options, ['PLUGIN']);
   await registry.start(plugin);
   const ask = { health: () => registry.health(plugin), stats: () => registry.stats(plugin), schema: () => registry.configSchema(plugin) }[options.command];
-  printJson(await ask?.(), true);
+  await printJson(await ask?.(), true);
   return 0;
 }
 
@@ -168,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
     return reportError(error instanceof PluginError ? error : usageError(messageOf(error)));
   }
   if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    await write(`${USAGE}\n`);
     return argv.length === 0 ? 2 : 0;
   }
   const commands: Record<string, (r: PluginRegistry, o: Options, s: AbortSignal) => Promise<number>> = {
@@ -190,7 +212,7 @@ async function main(argv: string[]): Promise<number> {
   const interrupted = new Promise<number>((resolve) => {
     process.once('SIGINT', () => {
       abort.abort();
-      resolve(130);
+      resolve(INTERRUPTED);
     });
     process.stdout.on('error', (error: NodeJS.ErrnoException) => {
       abort.abort();
@@ -206,10 +228,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`rpp: internal error: ${messageOf(error)}\n`);
-    process.exit(2);
-  },
-);
+/**
+ * The process ends by itself once stdout and stderr are flushed: process.exit() would drop what a pipe
+ * has not taken yet (`rpp stream … | (sleep 8; wc -l)` lost all but 64 lines). Ctrl-C still exits at once.
+ * Should anything else keep the process alive after the output is out, it is ended a second later.
+ */
+function finish(code: number): void {
+  process.exitCode = code;
+  if (code === INTERRUPTED) process.exit(code);
+  process.stdout.write('', () => setTimeout(() => process.exit(), 1000).unref());
+}
+
+main(process.argv.slice(2)).then(finish, (error: unknown) => {
+  process.stderr.write(`rpp: internal error: ${messageOf(error)}\n`);
+  finish(2);
+});

@@ -1,7 +1,7 @@
 // The `rpp` CLI as users run it: the bundled dist/cli.js, real workers, exit codes, Ctrl-C.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,9 +17,9 @@ interface CliResult {
   stderr: string;
 }
 
-function rpp(args: string[], options: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+function rpp(args: string[], options: { onSpawn?: (pid: number) => void; pluginsDir?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args, '--plugins-dir', dir], {
+    const child = spawn(process.execPath, [cli, ...args, '--plugins-dir', options.pluginsDir ?? dir], {
       env: { ...process.env, HOME: dir, PYTHONPATH: fixturePlugins, RPP_PLUGIN_DIRS: '' },
     });
     let stdout = '';
@@ -42,6 +42,51 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+interface PipedResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+  /** The CLI's largest RSS seen (sampled every 50 ms from /proc), in MB. */
+  peakRssMb: number;
+}
+
+/**
+ * Runs rpp with stdout into a pipe whose reader does not read for `pauseMs` (as `| (sleep 8; wc -l)`
+ * does), then reads everything; samples the CLI's memory meanwhile.
+ */
+function rppIntoSlowPipe(args: string[], pluginsDir: string, pauseMs: number): Promise<PipedResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args, '--plugins-dir', pluginsDir], {
+      env: { ...process.env, HOME: pluginsDir, PYTHONPATH: fixturePlugins, RPP_PLUGIN_DIRS: '' },
+    });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    let peakRssMb = 0;
+    const sampler = setInterval(() => {
+      const rss = /VmRSS:\s+(\d+)/.exec(readProcStatus(child.pid!))?.[1];
+      if (rss) peakRssMb = Math.max(peakRssMb, Number(rss) / 1024);
+    }, 50);
+    child.stdout.pause();
+    setTimeout(() => {
+      child.stdout.on('data', (d: Buffer) => chunks.push(d));
+      child.stdout.resume();
+    }, pauseMs);
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => {
+      clearInterval(sampler);
+      resolve({ code, stdout: Buffer.concat(chunks), stderr, peakRssMb });
+    });
+  });
+}
+
+function readProcStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return ''; // it has exited
+  }
+}
 
 describe('rpp CLI', () => {
   test('list shows the plugins with state and manifest path', async () => {
@@ -110,3 +155,84 @@ describe('rpp CLI', () => {
     assert.ok(!existsSync(`/proc/${workerPid}`), 'the worker is gone');
   });
 });
+
+describe('rpp output into pipes (nothing lost, memory bounded)', () => {
+  let outputDir: string;
+  before(async () => {
+    outputDir = await mkdtemp(path.join(os.tmpdir(), 'rpp-cli-pipes-'));
+    const manifest = { version: '1.0.0', python_path: python };
+    await writeFile(path.join(outputDir, 'big.json'), JSON.stringify({ ...manifest, name: 'big', module: 'reliability_plugin', class: 'ReliabilityPlugin' }));
+    await writeFile(path.join(outputDir, 'fat.json'), JSON.stringify({ ...manifest, name: 'fat', module: 'bounds_plugin', class: 'BoundsPlugin' }));
+    await writeFile(path.join(outputDir, 'input.txt'), 'x');
+  });
+  after(() => rm(outputDir, { recursive: true, force: true }));
+
+  test('run --json of a 20 MB result into a pipe read 2 s later: every byte arrives', { timeout: 120_000 }, async () => {
+    const size = 20 * 1024 * 1024;
+    const result = await rppIntoSlowPipe(['run', 'big', path.join(outputDir, 'input.txt'), '--arg', 'action=huge', '--arg', `size=${size}`, '--json'], outputDir, 2000);
+    assert.equal(result.code, 0, result.stderr);
+    const value = JSON.parse(result.stdout.toString()) as { blob: string };
+    assert.equal(value.blob.length, size);
+    assert.equal(result.stdout.length, JSON.stringify(value).length + 1);
+  });
+
+  test('stream of 200,000 items into a pipe read 3 s later: every line, in order, exit code 0', { timeout: 120_000 }, async () => {
+    const count = 200_000;
+    const result = await rppIntoSlowPipe(['stream', 'big', path.join(outputDir, 'input.txt'), '--arg', `count=${count}`, '--arg', 'token=t'], outputDir, 3000);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.toString().trimEnd().split('\n');
+    assert.equal(lines.length, count);
+    lines.forEach((line, i) => i % 1000 === 0 && assert.deepEqual(JSON.parse(line), { token: 't', i }));
+    assert.deepEqual(JSON.parse(lines[count - 1]), { token: 't', i: count - 1 });
+  });
+
+  test('a 400 MB stream into a pipe that is not read for 4 s: the CLI stays small (the plugin is slowed down)', { timeout: 180_000 }, async () => {
+    const itemBytes = 20 * 1024;
+    const count = (400 * 1024 * 1024) / itemBytes;
+    const result = await rppIntoSlowPipe(['stream', 'fat', path.join(outputDir, 'input.txt'), '--arg', `count=${count}`, '--arg', `size=${itemBytes}`], outputDir, 4000);
+    assert.equal(result.code, 0, result.stderr);
+    let lines = 0;
+    for (let at = result.stdout.indexOf(10); at !== -1; at = result.stdout.indexOf(10, at + 1)) lines++;
+    assert.equal(lines, count);
+    assert.ok(result.peakRssMb < 150, `the CLI grew to ${result.peakRssMb.toFixed(0)} MB`);
+    console.log(`[figure] rpp stream of 400 MB into a pipe read after 4 s: CLI peak RSS ${result.peakRssMb.toFixed(0)} MB`);
+  });
+
+  test('a reader that goes away (| head -1): exit code 0 and no worker left', { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, [cli, 'stream', 'fat', path.join(outputDir, 'input.txt'), '--arg', 'size=100', '--arg', 'count=-1', '--plugins-dir', outputDir], {
+      env: { ...process.env, HOME: outputDir, PYTHONPATH: fixturePlugins, RPP_PLUGIN_DIRS: '' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const first = await new Promise<string>((resolve) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString()));
+      void closed.then(() => resolve(''));
+    });
+    assert.match(first, /^\{"i": ?0/, stderr);
+    const workers = childPids(child.pid!);
+    child.stdout.destroy();
+    const code = await closed;
+    assert.equal(code, 0, stderr);
+    for (const pid of workers) assert.ok(!existsSync(`/proc/${pid}`) || /State:\s+Z/.test(readProcStatus(pid)), `worker ${pid} is left`);
+  });
+});
+
+/** The pids whose parent is `pid` (the CLI's workers). */
+function childPids(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readProcStat(Number(name));
+    if (stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(name));
+  }
+  return found;
+}
+
+function readProcStat(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,7 +1,7 @@
 // A plugin manifest: the seed's JSON format (name, version, python_path, module, class, env_vars)
 // plus optional fields, checked field by field. Every problem of a file is collected, each message
 // names the file and the field and says what to do. Loading never throws: a broken file is a value.
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,16 +69,57 @@ interface Finding {
   text: string;
 }
 
-/** Reads and checks one manifest file. Never throws. */
+/** Reads and checks one manifest file. Never throws, never blocks on a FIFO, never reads more than MAX_MANIFEST_BYTES + 1. */
 export async function readManifest(manifestPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ManifestEntry> {
+  let read: Uint8Array | Finding;
   try {
-    const stat = await fs.stat(manifestPath);
-    if (stat.size > MAX_MANIFEST_BYTES) return brokenEntry(manifestPath, undefined, [tooBig(stat.size)]);
-    return await checkManifestBytes(manifestPath, await fs.readFile(manifestPath), env);
+    read = await readManifestFile(manifestPath);
   } catch (error) {
     const text = `cannot be read (${messageOf(error)}). Check that the file exists and that you may read it.`;
     return brokenEntry(manifestPath, undefined, [{ text }]);
   }
+  if (!(read instanceof Uint8Array)) return brokenEntry(manifestPath, undefined, [read]);
+  return checkManifestBytes(manifestPath, read, env);
+}
+
+/** O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (and hold a thread of libuv's pool). */
+const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * A manifest's bytes, from a regular file only (a symlink is followed): a FIFO, a device such as
+ * /dev/zero or a folder is a Finding instead. The size limit is enforced while reading, so a file that
+ * grows (or lies about its size) is never read past it.
+ */
+async function readManifestFile(manifestPath: string): Promise<Uint8Array | Finding> {
+  const stat = await fs.stat(manifestPath);
+  if (!stat.isFile()) return notAFile(stat);
+  if (stat.size > MAX_MANIFEST_BYTES) return tooBig(stat.size);
+  const handle = await fs.open(manifestPath, OPEN_FLAGS);
+  try {
+    const opened = await handle.stat(); // it may have been replaced since the first look
+    if (!opened.isFile()) return notAFile(opened);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total <= MAX_MANIFEST_BYTES) {
+      const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, MAX_MANIFEST_BYTES + 1 - total));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+    }
+    return total > MAX_MANIFEST_BYTES ? tooBig(total, 'at least ') : Buffer.concat(chunks, total);
+  } finally {
+    await handle.close();
+  }
+}
+
+function notAFile(stat: Stats): Finding {
+  if (stat.isDirectory()) {
+    return { text: 'is a folder, not a manifest file. Names ending in .json in a plugin folder are read as manifests: rename the folder or move it elsewhere.' };
+  }
+  const kind = stat.isFIFO() ? 'a named pipe (FIFO)' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'not a regular file';
+  return { text: `is ${kind}, not a regular file; manifests are read only from regular files. Replace it with the plugin's JSON manifest, or remove it.` };
 }
 
 /** Checks a manifest file's content; `manifestPath` is where it came from (messages name it, relative paths start there). */
@@ -104,9 +145,9 @@ export async function checkManifestBytes(manifestPath: string, bytes: Uint8Array
 
 const EXAMPLE = '{"name": "my-plugin", "python_path": "/path/to/env/bin/python", "module": "my_pkg.plugin", "class": "MyPlugin"}';
 
-function tooBig(size: number): Finding {
+function tooBig(size: number, atLeast = ''): Finding {
   const mb = (size / (1024 * 1024)).toFixed(1);
-  return { text: `is ${mb} MB; a manifest is a small JSON file (at most 1 MB). Check that this is the right file.` };
+  return { text: `is ${atLeast}${mb} MB; a manifest is a small JSON file (at most 1 MB). Check that this is the right file.` };
 }
 
 /** Checks a parsed manifest value: every field, then the interpreter on disk. */
@@ -118,6 +159,10 @@ export async function checkManifestValue(manifestPath: string, value: unknown, e
   const fields = checkFields(value, findings);
   const declaredName = typeof value.name === 'string' && PLUGIN_NAME_PATTERN.test(value.name) ? value.name : undefined;
   let pythonExecutable: string | undefined;
+  if (fields.python_path?.includes('\0')) {
+    findings.push({ field: 'python_path', text: '"python_path" contains a NUL character (\\u0000), which no file path can hold. Remove it.' });
+    fields.python_path = undefined;
+  }
   if (fields.python_path !== undefined) {
     const resolved = await resolvePythonExecutable(fields.python_path, path.dirname(manifestPath), env);
     if ('problem' in resolved) findings.push({ field: 'python_path', text: resolved.problem });
@@ -211,13 +256,17 @@ function checkEnvVars(value: unknown, findings: Finding[]): Record<string, strin
   const envVars: Record<string, string> = {};
   let valid = true;
   for (const [key, item] of Object.entries(value)) {
+    const field = `env_vars.${key}`;
     if (key === '' || key.includes('=') || key.includes('\0')) {
-      findings.push({ field: 'env_vars', text: `"env_vars" has the variable name ${show(key)}, which cannot be used: a name must not be empty or contain '='. Rename or remove it.` });
+      findings.push({ field: 'env_vars', text: `"env_vars" has the variable name ${show(key)}, which cannot be used: a name must not be empty or contain '=' or a NUL character. Rename or remove it.` });
       valid = false;
     } else if (typeof item !== 'string') {
-      const field = `env_vars.${key}`;
       const fix = typeof item === 'number' || typeof item === 'boolean' ? `write it in quotes: ${JSON.stringify(String(item))}` : 'write the value as a string';
       findings.push({ field, text: `${q(field)} must be a string, found ${describe(item)}. Environment variables are text: ${fix}.` });
+      valid = false;
+    } else if (item.includes('\0')) {
+      // The operating system cannot pass it: a process's environment is a list of NUL-terminated strings.
+      findings.push({ field, text: `${q(field)} contains a NUL character (\\u0000), which no environment variable can hold. Remove it from the value.` });
       valid = false;
     } else {
       envVars[key] = item;

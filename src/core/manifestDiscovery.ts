@@ -54,13 +54,16 @@ function uniqueDirs(dirs: string[]): string[] {
   return [...new Set(dirs)];
 }
 
-/** The folder's *.json files sorted by name, or undefined when it cannot be listed. Dot-files (editor backups, lock files) are skipped, as a shell's *.json would. */
+/**
+ * The folder's *.json entries sorted by name, or undefined when it cannot be listed. Dot-files (editor
+ * backups, lock files) are skipped, as a shell's *.json would. Entries that are not regular files (a
+ * folder, a FIFO, a link to a device) are listed too: reading them reports them as broken, with why.
+ */
 export async function listManifestFiles(dir: string): Promise<string[] | undefined> {
   try {
-    const dirents = await fs.readdir(dir, { withFileTypes: true });
-    return dirents
-      .filter((dirent) => isManifestName(dirent.name) && (dirent.isFile() || dirent.isSymbolicLink()))
-      .map((dirent) => dirent.name)
+    const names = await fs.readdir(dir);
+    return names
+      .filter(isManifestName)
       .sort(compareCodePoints)
       .map((name) => path.join(dir, name));
   } catch {

@@ -51,14 +51,18 @@ export async function launchWorker(options: WorkerStartOptions): Promise<Launche
       PYTHONDONTWRITEBYTECODE: '1',
     },
   });
+  const pid = subprocess.pid;
+  if (pid === undefined) {
+    // Spawning failed. Node may say so with an 'error' event or only through execa's result (an
+    // argument it refuses, such as a NUL byte in the environment, gives neither 'error' nor 'exit'),
+    // so the result is what is awaited: it always settles.
+    const result = await subprocess;
+    const why = result.cause instanceof Error ? result.cause.message : (result.originalMessage ?? result.shortMessage);
+    throw startError(options, `the interpreter could not be run (${why})`, tail);
+  }
   subprocess.stderr.setEncoding('utf8');
   subprocess.stderr.on('data', (text: string) => tail.push(text));
   const ended = processEnd(subprocess, subprocess.stderr, tail);
-  const pid = subprocess.pid;
-  if (pid === undefined) {
-    const end = await ended;
-    throw startError(options, `the interpreter could not be run (${end.code ?? end.signal})`, tail);
-  }
   const startOver = new AbortController();
   try {
     if (cjm) logStdout(subprocess.stdout, tail);
@@ -127,9 +131,6 @@ function processEnd(subprocess: ChildProcess, stderr: Readable, tail: StderrTail
       });
     };
     subprocess.once('exit', (code, signal) => finish({ code, signal }));
-    subprocess.once('error', () => {
-      if (subprocess.pid === undefined) finish({ code: null, signal: null });
-    });
   });
 }
 

@@ -1,5 +1,7 @@
 // Manifest checking: every validation case names the file and the field; python_path resolution; accepts().
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +49,17 @@ function problemAbout(entry: ManifestEntry, field: string): string {
 }
 
 const check = (value: unknown) => checkManifestValue(manifestPath, value);
+
+/** `promise`, or a failure that names what did not finish within `ms`. */
+async function withinDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('a valid manifest', () => {
   test('gets defaults, keeps unknown fields and resolves the interpreter without following the symlink', async () => {
@@ -119,6 +132,31 @@ describe('file-level problems name the file and say what is wrong', () => {
     assert.match(entry.problems[0].message, /big\.json: is 1\.0 MB; a manifest is a small JSON file \(at most 1 MB\)/);
   });
 
+  test('not a regular file: a folder, a FIFO, a link to /dev/zero are broken with the reason, at once', async () => {
+    const folder = path.join(dir, 'folder.json');
+    await fs.mkdir(folder);
+    const fifo = path.join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    const zero = path.join(dir, 'zero.json');
+    await fs.symlink('/dev/zero', zero);
+    // Reading a FIFO without a writer would wait forever (and hold one of libuv's 4 pool threads):
+    // ten of them, then a good manifest, must all be done within the deadline.
+    const reads = [folder, zero, ...Array.from({ length: 10 }, () => fifo)].map((file) => readManifest(file));
+    const entries = await withinDeadline(Promise.all(reads), 10_000, 'reading a folder, a link to /dev/zero and ten FIFO manifests');
+    assert.match(broken(entries[0]).error.message, /folder\.json: is a folder, not a manifest file/);
+    assert.match(broken(entries[1]).error.message, /zero\.json: is a device, not a regular file; manifests are read only from regular files/);
+    for (const entry of entries.slice(2)) assert.match(broken(entry).error.message, /fifo\.json: is a named pipe \(FIFO\), not a regular file/);
+    await fs.writeFile(manifestPath, JSON.stringify(valid));
+    assert.ok((await withinDeadline(readManifest(manifestPath), 10_000, 'a good manifest after the FIFOs')).ok);
+  });
+
+  test('the size limit holds while reading: a file that says it is empty but is not (/proc/kallsyms)', { skip: !existsSync('/proc/kallsyms') }, async () => {
+    const liar = path.join(dir, 'liar.json');
+    await fs.symlink('/proc/kallsyms', liar); // a regular file of size 0 in stat, megabytes when read
+    const entry = broken(await readManifest(liar));
+    assert.match(entry.error.message, /liar\.json: is at least 1\.0 MB; a manifest is a small JSON file/);
+  });
+
   test('a file that does not exist is a broken entry, not an exception', async () => {
     const entry = broken(await readManifest(path.join(dir, 'gone.json')));
     assert.match(entry.problems[0].message, /gone\.json: cannot be read \(.*ENOENT/);
@@ -147,6 +185,9 @@ describe('field problems name the field and what to do', () => {
     ['env_vars value a number', { env_vars: { CUDA_VISIBLE_DEVICES: 0 } }, 'env_vars.CUDA_VISIBLE_DEVICES', /"env_vars\.CUDA_VISIBLE_DEVICES" must be a string, found a number \(0\)\. .*write it in quotes: "0"/],
     ['env_vars value null', { env_vars: { A: null } }, 'env_vars.A', /"env_vars\.A" must be a string, found null/],
     ['env_vars bad key', { env_vars: { 'A=B': 'x' } }, 'env_vars', /"env_vars" has the variable name A=B, which cannot be used/],
+    ['env_vars key with a NUL byte', { env_vars: { 'A\0B': 'x' } }, 'env_vars', /"env_vars" has the variable name "A\\u0000B", which cannot be used.*NUL/],
+    ['env_vars value with a NUL byte', { env_vars: { A: 'x\0y' } }, 'env_vars.A', /"env_vars\.A" contains a NUL character \(\\u0000\), which no environment variable can hold/],
+    ['python_path with a NUL byte', { python_path: `${python}\0x` }, 'python_path', /"python_path" contains a NUL character/],
     ['file_types a string', { file_types: '.wav' }, 'file_types', /"file_types" must be a list of extensions, found a string \("\.wav"\)\. Write it as a list: \["\.wav"\]/],
     ['file_types item a number', { file_types: ['.wav', 3] }, 'file_types[1]', /"file_types\[1\]" must be a string such as "\.wav", found a number \(3\)/],
     ['file_types item empty', { file_types: ['.'] }, 'file_types[0]', /"file_types\[0\]": \. is not a file extension/],

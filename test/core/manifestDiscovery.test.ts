@@ -39,9 +39,13 @@ describe('discoverManifests', () => {
       path.join('order-b', 'alpha.json'),
       path.join('order-a', 'Alpha.json'),
       path.join('order-a', 'beta.JSON'),
+      path.join('order-a', 'folder.json'),
       path.join('order-a', 'zeta.json'),
     ]);
-    assert.ok(entries.every((e) => e.ok));
+    // A folder named like a manifest is shown as broken with the reason, not skipped in silence.
+    const notAFile = entries[3];
+    assert.ok(!notAFile.ok && /folder\.json: is a folder, not a manifest file/.test(notAFile.error.message), JSON.stringify(notAFile));
+    assert.ok(entries.filter((e) => e !== notAFile).every((e) => e.ok));
     assert.deepEqual(missingDirs, []);
   });
 

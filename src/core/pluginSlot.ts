@@ -68,6 +68,7 @@ export class PluginSlot {
 
   updateSettings(settings: SlotSettings): void {
     this.settings = settings;
+    this.budget.setLimits(settings.maxRestarts, settings.restartWindowMs);
     if (this.worker && this.running === 0) this.armIdleTimer();
   }
 
@@ -76,8 +77,11 @@ export class PluginSlot {
     if (!this.entry.ok) throw this.entry.error;
     if (this.crashLoop) throw this.crashLoopError();
     if (this.stopping) await this.stopping;
+    // A start in progress first: its worker exists before the saved configuration is applied, and no
+    // call may reach it until then.
+    if (this.starting) return this.starting;
     if (this.worker) return this.worker;
-    this.starting ??= this.launch().finally(() => (this.starting = undefined));
+    this.starting = this.launch().finally(() => (this.starting = undefined));
     return this.starting;
   }
 

@@ -4,9 +4,15 @@ export class RestartBudget {
   private crashes: number[] = [];
 
   constructor(
-    private readonly maxCrashes: number,
-    private readonly windowMs: number,
+    private maxCrashes: number,
+    private windowMs: number,
   ) {}
+
+  /** New limits (the user changed a setting); the crashes already counted stay counted. */
+  setLimits(maxCrashes: number, windowMs: number): void {
+    this.maxCrashes = maxCrashes;
+    this.windowMs = windowMs;
+  }
 
   /** Records a crash; returns false when the crashes within the window exceed the budget. */
   recordCrash(now = Date.now()): boolean {

@@ -172,6 +172,33 @@ describe('PluginRegistry', () => {
     assert.match(reg.get('picky')?.lastError?.message ?? '', /config rejected/);
   });
 
+  test('no call reaches a starting worker before its saved configuration is applied', async () => {
+    await writeManifest('good.json', { name: 'good' });
+    // A 30 MB saved configuration takes a while to send: a call made meanwhile used to overtake it.
+    const config = { greeting: 'hi', padding: 'x'.repeat(30 * 1024 * 1024) };
+    const reg = await open({ configFor: () => config });
+    const starting = reg.start('good');
+    await eventually(() => reg.get('good')?.pid !== undefined, 10_000);
+    const result = (await reg.execute('good', {})) as { config: Record<string, unknown> };
+    await starting;
+    assert.equal(result.config.greeting, 'hi', 'the call ran before the saved configuration was applied');
+  });
+
+  test('a new maxRestarts reaches plugins that already exist', async () => {
+    await writeManifest('good.json', { name: 'good' });
+    const reg = await open({ maxRestarts: 1 });
+    await reg.updateOptions({ maxRestarts: 3 });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(reg.execute('good', { kwargs: { crash: true } }), (e: PluginError) => e.kind === 'crash');
+      await waitFor(reg, () => state(reg, 'good') === 'crashed');
+    }
+    assert.ok(((await reg.execute('good', {})) as { pid: number }).pid > 0, 'three crashes are within the new limit of 3');
+    await reg.updateOptions({ maxRestarts: 0 });
+    await assert.rejects(reg.execute('good', { kwargs: { crash: true } }));
+    await waitFor(reg, () => state(reg, 'good') === 'crashed');
+    await assert.rejects(reg.execute('good', {}), (e: PluginError) => e.kind === 'crash-loop' && /more than 0 times/.test(e.message));
+  });
+
   test('an idle worker is stopped after the idle timeout', async () => {
     await writeManifest('good.json', { name: 'good', idle_timeout_s: 0.3 });
     const reg = await open();

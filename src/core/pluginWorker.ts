@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { CallStream, type StreamSource } from './callStream';
-import { PluginError, fromJobError, isJobError } from './errors';
+import { PluginError, fromJobError, isJobError, messageOf } from './errors';
 import type { Manifest } from './manifest';
-import { NdjsonError } from './ndjson';
+import { MAX_LINE_BYTES, NdjsonError } from './ndjson';
 import { killGroup, launchWorker, type LaunchedWorker } from './workerLaunch';
 
 /** GET /stats (docs/protocol.md). */
@@ -227,10 +227,11 @@ export class PluginWorker {
   /** A plugin call (/initialize, /execute): no time-out; aborting the signal cancels it in the worker. */
   private async call(path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
     this.assertAlive();
+    const json = this.serialize(path, body);
     const { callId, abort, release } = this.beginCall(signal);
     try {
       // One race for the whole exchange: a call is on the hot path (the benchmark's warm round trip).
-      const [status, text] = await this.untilExit(this.exchange(path, body, callId, abort?.signal));
+      const [status, text] = await this.untilExit(this.exchange(path, json, callId, abort?.signal));
       return this.resultOf(path, status, text);
     } catch (error) {
       throw await this.failure(error, path, signal);
@@ -239,13 +240,47 @@ export class PluginWorker {
     }
   }
 
-  private async exchange(path: string, body: unknown, callId: string, signal: AbortSignal | undefined): Promise<[number, string]> {
-    const response = await this.callPool.request({ method: 'POST', path, headers: this.headers(callId), body: JSON.stringify(body), signal });
-    return [response.statusCode, await response.body.text()];
+  /** The request body as JSON; arguments that JSON cannot carry (nested too deep, circular, BigInt) are the caller's error. */
+  private serialize(path: string, body: unknown): string {
+    try {
+      return JSON.stringify(body);
+    } catch (error) {
+      throw new PluginError('usage', `The arguments for plugin "${this.name}" (${path}) cannot be sent as JSON: ${messageOf(error)}. Pass plain data (objects, lists, strings, numbers), not nested thousands deep.`, {
+        plugin: this.name,
+        cause: error,
+      });
+    }
+  }
+
+  private async exchange(path: string, json: string, callId: string, signal: AbortSignal | undefined): Promise<[number, string]> {
+    const response = await this.callPool.request({ method: 'POST', path, headers: this.headers(callId), body: json, signal });
+    const length = Number(response.headers['content-length']);
+    if (length > MAX_LINE_BYTES) {
+      response.body.on('error', () => undefined).destroy(); // not read: it could not be held as text anyway
+      throw this.tooLarge(path, `a result of ${Math.round(length / (1024 * 1024))} MB`);
+    }
+    try {
+      return [response.statusCode, await response.body.text()];
+    } catch (error) {
+      // Without a Content-Length (a seed-style worker) the limit shows only while reading.
+      if ((error as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG' || error instanceof RangeError) throw this.tooLarge(path, 'a result');
+      throw error;
+    }
+  }
+
+  /** A result or item longer than the longest string V8 can make: the plugin must pass such data by path. */
+  private tooLarge(path: string, what: string): PluginError {
+    const limit = Math.floor(MAX_LINE_BYTES / (1024 * 1024));
+    return new PluginError(
+      'plugin',
+      `Plugin "${this.name}" sent ${what} on ${path}, larger than ${limit} MB, the longest text this host can hold: the result is too large. Return a file path instead of the data (write it to a file and return the path).`,
+      { plugin: this.name },
+    );
   }
 
   private async openStream(body: unknown, signal: AbortSignal | undefined): Promise<StreamSource> {
     this.assertAlive();
+    const json = this.serialize('/execute_stream', body);
     const { callId, abort, release } = this.beginCall(signal);
     let response;
     try {
@@ -254,7 +289,7 @@ export class PluginWorker {
           method: 'POST',
           path: '/execute_stream',
           headers: this.headers(callId),
-          body: JSON.stringify(body),
+          body: json,
           signal: abort?.signal,
         }),
       );
@@ -346,6 +381,9 @@ export class PluginWorker {
   private async failure(error: unknown, path: string, signal?: AbortSignal): Promise<Error> {
     if (error instanceof PluginError && error.kind !== 'protocol') return error;
     if (signal?.aborted) return this.cancelled();
+    if (error instanceof NdjsonError && error.reason === 'too-large') {
+      return new PluginError('plugin', `Plugin "${this.name}" streamed an item that is too large to receive: ${error.message}.`, { plugin: this.name, cause: error });
+    }
     if (error instanceof NdjsonError) {
       return new PluginError('protocol', `Plugin "${this.name}" streamed an item that is not JSON: ${error.message}`, { plugin: this.name, cause: error });
     }

@@ -1,14 +1,25 @@
 // Bad input: fuzzed NDJSON into the decoder, malformed HTTP into a real worker over raw sockets, and
 // plugin results that are not JSON, NaN, huge, or printed to stdout. Each part prints its case count.
+// Bounds (issue 11): bodies of 100+ MB, slow bodies, deep JSON, exceptions whose str() raises, items
+// and results too large for one string, a consumer that stops reading, NUL bytes in a manifest's
+// environment, and manifest "files" that are FIFOs, devices or folders.
 // (Fuzzed manifests are in test/core/manifestFuzz.test.ts and are not repeated here.)
 import assert from 'node:assert/strict';
+import { constants } from 'node:buffer';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { PluginError } from '../../src/core/errors';
-import { NdjsonDecoder, NdjsonError } from '../../src/core/ndjson';
-import type { PluginRegistry } from '../../src/core/registry';
-import { figure, killMarked, makePluginFolder, openRegistry, secretOf, workerPort, type PluginFolder } from './helpers';
+import { MAX_LINE_BYTES, NdjsonDecoder, NdjsonError } from '../../src/core/ndjson';
+import { request } from 'undici';
+import { PluginRegistry } from '../../src/core/registry';
+import { PluginWorker } from '../../src/core/pluginWorker';
+import { fixturePlugins, python, workerScript } from '../helpers/python';
+import { figure, killMarked, makePluginFolder, openRegistry, secretOf, sleep, workerPort, type PluginFolder } from './helpers';
 
 const encoder = new TextEncoder();
 
@@ -93,6 +104,19 @@ describe('NDJSON fuzz (src/core/ndjson.ts)', () => {
 
   // The limit is checked on the unfinished part of a line, so a line may pass it by up to one chunk
   // (a socket read); it bounds memory, not the exact length. Here the unfinished part passes it.
+  test('the default limit is the longest string V8 can make; a line over a limit is "too large", not an internal error', () => {
+    assert.equal(MAX_LINE_BYTES, constants.MAX_STRING_LENGTH);
+    assert.throws(
+      () => decodeInPieces(encoder.encode(`"${'a'.repeat(3000)}"\n{}\n`), [100, 2500], new NdjsonDecoder({ maxLineBytes: 2048 })),
+      (e: unknown) => e instanceof NdjsonError && e.reason === 'too-large' && e.line === 1 && /longer than 2048 bytes: the item is too large/.test(e.message),
+    );
+    // One chunk larger than the limit, with the long line inside it (not across chunks).
+    assert.throws(
+      () => decodeInPieces(encoder.encode(`{}\n"${'a'.repeat(3000)}"\n{}\n`), [], new NdjsonDecoder({ maxLineBytes: 2048 })),
+      (e: unknown) => e instanceof NdjsonError && e.reason === 'too-large' && e.line === 2,
+    );
+  });
+
   test('a 64 MB line decodes; a line over the limit is an error that says what to do', () => {
     const big = 'y'.repeat(64 * 1024 * 1024);
     const bytes = encoder.encode(`${JSON.stringify({ big })}\n{"after":1}`);
@@ -112,7 +136,7 @@ let folder: PluginFolder;
 let registry: PluginRegistry;
 
 before(async () => {
-  folder = await makePluginFolder([{ name: 'target' }, { name: 'outputs' }]);
+  folder = await makePluginFolder([{ name: 'target' }, { name: 'outputs' }, { name: 'bounds', module: 'bounds_plugin', class: 'BoundsPlugin' }]);
   registry = await openRegistry(folder);
 });
 
@@ -206,6 +230,11 @@ describe('malformed HTTP to a real worker', () => {
       { label: 'malformed chunk size', pieces: once(post('Transfer-Encoding: chunked\r\n', 'zz\r\n{}\r\n0\r\n\r\n')), limitMs: 3000 },
       { label: 'body that is not JSON', pieces: once(post('Content-Length: 5\r\n', '\xff\xfe{[')), limitMs: 3000 },
       { label: 'half a head, then silence', pieces: once('GET /health HTTP/1.1\r\nHost: 127.0.0.1'), limitMs: 15_000 },
+      {
+        label: 'a 1 MB body sent at 1 KB/s (below the minimum rate)',
+        pieces: [{ data: post('Content-Length: 1048576\r\n', '') }, ...Array.from({ length: 14 }, () => ({ data: 'x'.repeat(1024), afterMs: 1000 }))],
+        limitMs: 15_000,
+      },
       { label: 'a connection that never sends a byte', pieces: [], limitMs: 15_000 },
       {
         label: 'slowloris: one byte every 400 ms, never finishing',
@@ -269,5 +298,148 @@ describe('plugin output', () => {
     assert.equal(result.token, 'h');
     assert.equal(result.blob.length, size);
     assert.ok(/^x+$/.test(result.blob.slice(0, 1000)) && result.blob.endsWith('x'));
+  });
+});
+
+describe('bounds: large, deep and unprintable', () => {
+  test('a 120 MB JSON argument reaches the plugin whole (it was 408 after 10 s)', { timeout: 120_000 }, async () => {
+    const data = 'z'.repeat(120 * 1024 * 1024);
+    const started = Date.now();
+    const result = (await registry.execute('bounds', { kwargs: { data } })) as { sizes: { data: number } };
+    figure('bad input: execute() with a 120 MB string argument', `${Date.now() - started} ms`);
+    assert.equal(result.sizes.data, data.length);
+  });
+
+  test('JSON nested thousands deep as an argument: a 400 that says why (or a usage error when not even JSON.stringify can); the worker lives on', async () => {
+    const nested = (depth: number): unknown => {
+      let value: unknown = [];
+      for (let i = 0; i < depth; i++) value = [value];
+      return value;
+    };
+    const pid = (await registry.health('bounds')).pid;
+    await assert.rejects(registry.execute('bounds', { kwargs: { deep: nested(3000) } }), (e: PluginError) => {
+      assert.match(e.message, /HTTP 400: the body is JSON nested deeper than Python's recursion limit/);
+      return true;
+    });
+    await assert.rejects(registry.execute('bounds', { kwargs: { deep: nested(200_000) } }), (e: PluginError) => {
+      assert.equal(e.kind, 'usage', e.message);
+      assert.match(e.message, /cannot be sent as JSON: Maximum call stack size exceeded/);
+      return true;
+    });
+    assert.equal((await registry.health('bounds')).pid, pid);
+  });
+
+  test('a result nested 5,000 deep and an exception whose str() raises: plugin errors that say so', async () => {
+    await assert.rejects(registry.execute('bounds', { kwargs: { action: 'deep', depth: 5000 } }), (e: PluginError) => e.kind === 'plugin' && /recursion/i.test(e.message));
+    await assert.rejects(registry.execute('bounds', { kwargs: { action: 'unprintable' } }), (e: PluginError) => {
+      assert.equal(e.kind, 'plugin', e.message);
+      assert.match(e.message, /Unprintable \(its str\(\) raised RuntimeError\)/);
+      return true;
+    });
+    const seen: unknown[] = [];
+    await assert.rejects(async () => {
+      for await (const item of registry.executeStream('bounds', { kwargs: { action: 'unprintable' } })) seen.push(item);
+    }, (e: PluginError) => e.kind === 'plugin' && /Unprintable/.test(e.message));
+    assert.deepEqual(seen, [{ i: 0 }]);
+  });
+
+  test('a result and a stream item longer than the longest string: "too large" plugin errors, not internal ones', { timeout: 180_000 }, async () => {
+    const size = MAX_LINE_BYTES + 1024 * 1024;
+    await assert.rejects(registry.execute('outputs', { kwargs: { action: 'huge', size } }), (e: PluginError) => {
+      assert.equal(e.kind, 'plugin', e.message);
+      assert.match(e.message, /too large\. Return a file path instead of the data/);
+      return true;
+    });
+    await assert.rejects(async () => {
+      for await (const item of registry.executeStream('bounds', { kwargs: { size, count: 1 } })) assert.fail(`an item arrived: ${JSON.stringify(item).length} chars`);
+    }, (e: PluginError) => {
+      assert.equal(e.kind, 'plugin', e.message);
+      assert.match(e.message, /streamed an item that is too large to receive.*pass large data by file path/);
+      return true;
+    });
+    assert.equal((await registry.execute('outputs', { kwargs: { token: 'after' } }) as { token: string }).token, 'after');
+  });
+
+  test('a consumer that stops reading slows the plugin down: the host does not read ahead', { timeout: 60_000 }, async () => {
+    const stream = registry.executeStream('bounds', { kwargs: { size: 20 * 1024 } })[Symbol.asyncIterator]();
+    await stream.next();
+    const yielded = async (): Promise<number> => {
+      const pid = registry.get('bounds')?.pid as number;
+      const progress = await fetchProgress(pid);
+      return Number(/yielded (\d+)/.exec(progress.message ?? '')?.[1] ?? 0);
+    };
+    let before = -1;
+    let count = await yielded();
+    for (const deadline = Date.now() + 20_000; count !== before && Date.now() < deadline; ) {
+      await sleep(500);
+      before = count;
+      count = await yielded();
+    }
+    await stream.return?.(undefined);
+    assert.equal(count, before, 'the plugin kept yielding for 20 s while nobody read');
+    const aheadMb = (count * 20) / 1024;
+    assert.ok(aheadMb < 64, `the plugin ran ${aheadMb.toFixed(1)} MB ahead of a consumer that stopped`);
+    figure('bad input: a consumer that stopped reading; the plugin stopped after', `${count} items of 20 KB (${aheadMb.toFixed(1)} MB: worker 4 MB + socket buffers + undici's 64 KB)`);
+  });
+});
+
+/** GET /progress of the worker `pid` with its own secret (the registry has no progress call). */
+async function fetchProgress(pid: number): Promise<{ message: string | null }> {
+  const port = workerPort(pid);
+  const response = await request(`http://127.0.0.1:${port}/progress`, { headers: { authorization: `Bearer ${secretOf(pid)}` }, headersTimeout: 5000, bodyTimeout: 5000 });
+  return (await response.body.json()) as { message: string | null };
+}
+
+describe('bounds: manifests', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'rpp-bad-manifests-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('a NUL byte in an env_vars value: a broken plugin naming the field, not a start that never ends', async () => {
+    const manifest = { name: 'nul', version: '1', python_path: python, module: 'bounds_plugin', class: 'BoundsPlugin', env_vars: { PYTHONPATH: fixturePlugins, TOKEN: 'ab\u0000cd' } };
+    await writeFile(path.join(dir, 'nul.json'), JSON.stringify(manifest));
+    const reg = await PluginRegistry.create({ pluginDirs: [dir], includeDefaultDir: false, watch: false });
+    try {
+      assert.equal(reg.get('nul')?.state, 'broken');
+      assert.match(reg.get('nul')?.lastError?.message ?? '', /"env_vars\.TOKEN" contains a NUL character/);
+      await assert.rejects(reg.execute('nul', {}), (e: PluginError) => e.kind === 'manifest');
+    } finally {
+      await reg.dispose();
+      await rm(path.join(dir, 'nul.json'));
+    }
+  });
+
+  test('a start that spawn refuses without an exit event (a NUL in the environment) fails loudly', async () => {
+    const manifest = { name: 'nul', version: '1', python_path: python, module: 'bounds_plugin', class: 'BoundsPlugin', env_vars: { TOKEN: 'ab\u0000cd' } };
+    const start = PluginWorker.start({ manifest, manifestPath: path.join(dir, 'nul.json'), pythonExecutable: python, workerScript, startupTimeoutMs: 10_000 });
+    const outcome = await Promise.race([start.then(() => 'started', (e: unknown) => e), sleep(15_000).then(() => 'unsettled')]);
+    assert.ok(outcome instanceof PluginError, `the start ${String(outcome)}`);
+    assert.equal(outcome.kind, 'start');
+    assert.match(outcome.message, /did not start: the interpreter could not be run \(.*null bytes/);
+  });
+
+  test('*.json that are a FIFO, a link to /dev/zero or a folder: listed as broken at once; reloads go on', { timeout: 60_000 }, async () => {
+    const plugins = path.join(dir, 'plugins');
+    await mkdir(plugins);
+    execFileSync('mkfifo', [path.join(plugins, 'fifo.json')]);
+    await symlink('/dev/zero', path.join(plugins, 'zero.json'));
+    await mkdir(path.join(plugins, 'folder.json'));
+    const good = { name: 'good', version: '1', python_path: python, module: 'bounds_plugin', class: 'BoundsPlugin', env_vars: { PYTHONPATH: fixturePlugins } };
+    await writeFile(path.join(plugins, 'good.json'), JSON.stringify(good));
+    const deadline = (what: string) => sleep(15_000).then(() => { throw new Error(`${what} did not finish within 15 s`); });
+    const reg = await Promise.race([PluginRegistry.create({ pluginDirs: [plugins], includeDefaultDir: false, watch: false }), deadline('discovery')]);
+    try {
+      for (let i = 0; i < 6; i++) await Promise.race([reg.reload(), deadline(`reload ${i + 1}`)]); // more than libuv's 4 pool threads
+      const states = Object.fromEntries(reg.list().map((p) => [p.name, p.state === 'broken' ? p.lastError?.message : p.state]));
+      assert.equal(states.good, 'stopped');
+      assert.match(String(states.fifo), /fifo\.json: is a named pipe \(FIFO\), not a regular file/);
+      assert.match(String(states.zero), /zero\.json: is a device, not a regular file/);
+      assert.match(String(states.folder), /folder\.json: is a folder, not a manifest file/);
+      assert.ok(process.memoryUsage().rss < 2 * 1024 ** 3, 'reading /dev/zero did not grow the host');
+    } finally {
+      await reg.dispose();
+    }
   });
 });

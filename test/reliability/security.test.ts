@@ -5,14 +5,17 @@
 // test/vscode/plugins.test.ts and test/ui/.)
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import type { PluginRegistry } from '../../src/core/registry';
-import { projectRoot } from '../helpers/python';
-import { allPids, figure, killMarked, listeningSockets, makePluginFolder, openRegistry, readProc, secretOf, workerPort, type PluginFolder } from './helpers';
+import { projectRoot, python } from '../helpers/python';
+import { allPids, eventually, figure, killMarked, listeningSockets, makePluginFolder, openRegistry, readProc, secretOf, sleep, workerPort, type PluginFolder } from './helpers';
 
 let folder: PluginFolder;
 let registry: PluginRegistry;
@@ -101,6 +104,84 @@ describe('where the secret is', () => {
   test('the worker listens on 127.0.0.1 only', () => {
     const sockets = listeningSockets(pid);
     assert.deepEqual(sockets, [{ file: 'tcp', address: '127.0.0.1', port }]);
+  });
+});
+
+describe('a stranger who opens many connections (no secret needed for that)', () => {
+  let crowdFolder: PluginFolder;
+  let crowdRegistry: PluginRegistry;
+  let wrapperDir: string;
+  before(async () => {
+    // A machine with tight limits: the interpreter is started through a wrapper script (as conda does)
+    // that caps its address space at 400 MB, so a handful of threads are all it can have (each takes an
+    // 8 MB stack and a 64 MB malloc arena of address space).
+    wrapperDir = await mkdtemp(path.join(os.tmpdir(), 'rpp-limited-'));
+    const wrapper = path.join(wrapperDir, 'python');
+    await writeFile(wrapper, `#!/bin/sh\nulimit -v 400000\nexec ${python} "$@"\n`, { mode: 0o755 });
+    crowdFolder = await makePluginFolder([{ name: 'crowded', fields: { python_path: wrapper } }]);
+    crowdRegistry = await openRegistry(crowdFolder);
+  });
+  after(async () => {
+    await crowdRegistry.dispose();
+    killMarked(crowdFolder.mark);
+    await crowdFolder.remove();
+    await rm(wrapperDir, { recursive: true, force: true });
+  });
+
+  test('300 silent connections: the worker lives on and answers its host, on pooled and on new connections', { timeout: 60_000 }, async () => {
+    await crowdRegistry.start('crowded');
+    const crowdedPid = crowdRegistry.get('crowded')?.pid as number;
+    const crowdedPort = workerPort(crowdedPid);
+    const sockets = Array.from({ length: 300 }, () => net.connect(crowdedPort, '127.0.0.1').on('error', () => undefined));
+    try {
+      await sleep(500);
+      const started = Date.now();
+      const results: unknown[] = [];
+      for (let i = 0; i < 5; i++) {
+        // The host's usual traffic: calls (a few at once) and telemetry.
+        results.push(...(await Promise.all([0, 1, 2].map((j) => crowdRegistry.execute('crowded', { kwargs: { token: `t${i}-${j}` } })))));
+        assert.equal((await crowdRegistry.stats('crowded'))?.pid, crowdedPid);
+      }
+      const ms = Date.now() - started;
+      assert.deepEqual(results.map((r) => (r as { token: string }).token), [0, 1, 2, 3, 4].flatMap((i) => [0, 1, 2].map((j) => `t${i}-${j}`)));
+      const fresh = await request(`http://127.0.0.1:${crowdedPort}/health`, { headers: { authorization: `Bearer ${secretOf(crowdedPid)}` }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+      assert.equal(fresh.statusCode, 200);
+      await fresh.body.dump();
+      assert.equal(crowdRegistry.get('crowded')?.pid, crowdedPid, 'the same worker: it did not die');
+      assert.equal(crowdRegistry.get('crowded')?.lastError, undefined);
+      const threads = Number(/Threads:\s+(\d+)/.exec(readProc(crowdedPid, 'status') ?? '')?.[1]);
+      figure('security: 300 silent connections to a worker capped at 400 MB of address space', `15 calls and 5 /stats answered in ${ms} ms; worker threads ${threads}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
+  test('connections that never show the secret are capped and closed, so they cannot exhaust file descriptors', { timeout: 60_000 }, async () => {
+    const crowdedPid = crowdRegistry.get('crowded')?.pid ?? (await crowdRegistry.start('crowded'), crowdRegistry.get('crowded')?.pid as number);
+    const crowdedPort = workerPort(crowdedPid);
+    const fdsBefore = readdirSync(`/proc/${crowdedPid}/fd`).length;
+    const answers: string[] = [];
+    const sockets = Array.from({ length: 600 }, () => {
+      const socket = net.connect(crowdedPort, '127.0.0.1').on('error', () => undefined);
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('close', () => answers.push(text.slice(9, 12) || 'closed'));
+      return socket;
+    });
+    try {
+      await sleep(1000);
+      const fds = readdirSync(`/proc/${crowdedPid}/fd`).length;
+      assert.ok(fds - fdsBefore <= 260, `the worker holds ${fds - fdsBefore} more descriptors for 600 silent connections`);
+      // Every one is closed within the strangers' time-out (5 s), with 503 (crowded out) or 408 (silent).
+      const closedInTime = await eventually(() => answers.length === sockets.length, 15_000);
+      assert.ok(closedInTime, `${sockets.length - answers.length} silent connections still open after 15 s`);
+      const counts = Object.fromEntries([...new Set(answers)].map((a) => [a, answers.filter((x) => x === a).length]));
+      assert.ok(answers.every((a) => a === '503' || a === '408'), JSON.stringify(counts));
+      assert.equal(crowdRegistry.get('crowded')?.pid, crowdedPid);
+      figure('security: 600 silent connections', `${fds - fdsBefore} descriptors held at most; closed with ${JSON.stringify(counts)}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 });
 

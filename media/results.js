@@ -144,9 +144,11 @@
     return node;
   }
 
+  /** m:ss.s; rounded to tenths before splitting, so 59.96 s is "1:00.0", not "0:60.0". */
   function formatSeconds(seconds) {
-    const minutes = Math.floor(seconds / 60);
-    return `${minutes}:${(seconds - minutes * 60).toFixed(1).padStart(4, '0')}`;
+    const tenths = Math.round(seconds * 10);
+    const minutes = Math.floor(tenths / 600);
+    return `${minutes}:${((tenths - minutes * 600) / 10).toFixed(1).padStart(4, '0')}`;
   }
 
   function plural(count, noun) {

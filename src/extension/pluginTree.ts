@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { WorkerStats } from '../core/pluginWorker';
 import type { PluginInfo, PluginRegistry, PluginState } from '../core/registry';
 import type { StatsPoller } from './statsPoller';
+import { formatUptime } from './uptimeText';
 
 export type PluginNode = { kind: 'plugin'; name: string };
 type StatNode = { kind: 'stat'; plugin: string; label: string; value: string };
@@ -144,8 +145,3 @@ export function formatBytes(bytes: number): string {
   return `${Math.round(bytes / 1024 ** 2)} MB`;
 }
 
-function formatUptime(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
-}

@@ -42,9 +42,11 @@ export function isSegment(item: unknown): item is { start: number; end: number; 
   return typeof start === 'number' && typeof end === 'number' && typeof text === 'string';
 }
 
+/** m:ss.s; rounded to tenths before splitting, so 59.96 s is "1:00.0", not "0:60.0". */
 export function formatSeconds(seconds: number): string {
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes}:${(seconds - minutes * 60).toFixed(1).padStart(4, '0')}`;
+  const tenths = Math.round(seconds * 10);
+  const minutes = Math.floor(tenths / 600);
+  return `${minutes}:${((tenths - minutes * 600) / 10).toFixed(1).padStart(4, '0')}`;
 }
 
 export function formatDuration(ms: number): string {

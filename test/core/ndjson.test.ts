@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { constants } from 'node:buffer';
 import { test } from 'node:test';
-import { NdjsonDecoder, NdjsonError } from '../../src/core/ndjson';
+import { MAX_LINE_BYTES, NdjsonDecoder, NdjsonError } from '../../src/core/ndjson';
 
 const encoder = new TextEncoder();
 
@@ -89,4 +90,35 @@ test('a line over maxLineBytes is an error that says so', () => {
   const out: unknown[] = [];
   decoder.push(encoder.encode('1\n'), out);
   assert.throws(() => decoder.push(new Uint8Array(200).fill(0x20), out), /line 2 .*longer than 100 bytes/);
+});
+
+test('a line over maxLineBytes is "too large" (its reason), a line that is not JSON a syntax error', () => {
+  assert.throws(
+    () => new NdjsonDecoder({ maxLineBytes: 100 }).push(encoder.encode(`"${'a'.repeat(150)}"\n`), []),
+    (error: unknown) => error instanceof NdjsonError && error.reason === 'too-large' && error.line === 1 && /the item is too large/.test(error.message),
+  );
+  assert.throws(
+    () => new NdjsonDecoder().push(encoder.encode('{oops\n'), []),
+    (error: unknown) => error instanceof NdjsonError && error.reason === 'syntax',
+  );
+});
+
+test('the default limit is V8\'s longest string, and the message says so', () => {
+  assert.equal(MAX_LINE_BYTES, constants.MAX_STRING_LENGTH);
+  const decoder = new NdjsonDecoder();
+  const piece = new Uint8Array(64 * 1024 * 1024).fill(0x61); // the same 64 MB, pushed until over the limit
+  assert.throws(
+    () => {
+      for (let i = 0; i < 9; i++) decoder.push(piece, []);
+    },
+    (error: unknown) => error instanceof NdjsonError && error.reason === 'too-large' && /longer than \d+ MB, the longest text this host can hold/.test(error.message),
+  );
+});
+
+test('the unfinished line is decoded apart from the chunk that completes it; line numbers stay right', () => {
+  const decoder = new NdjsonDecoder();
+  const out: unknown[] = [];
+  decoder.push(encoder.encode('{"a": "'), out);
+  assert.throws(() => decoder.push(encoder.encode('x"}\n{"b": 2}\n{oops}\n'), out), (e: unknown) => e instanceof NdjsonError && e.line === 3);
+  assert.deepEqual(out, [{ a: 'x' }, { b: 2 }]);
 });

@@ -12,6 +12,7 @@ import type { Manifest } from '../src/core/manifest';
 import { PluginWorker } from '../src/core/pluginWorker';
 import { materializeFileInput } from '../src/core/fileInput';
 import { python, workerScript } from '../test/helpers/python';
+import { cliIntoPipe, largeBodies, pausedReader, silentConnections } from './bounds';
 
 const run = promisify(execFile);
 const here = import.meta.dirname;
@@ -220,6 +221,19 @@ async function idleMemory(worker: PluginWorker): Promise<void> {
   console.log(`  (after the benchmark's calls the warm worker's tree RSS is ${round(stats.rss_bytes / 1048576)} MB)`);
 }
 
+/** Issue 11: large bodies, a paused reader, a stranger's silent connections (bench/bounds.ts). */
+async function boundsFigures(worker: PluginWorker): Promise<void> {
+  const secret = await secretOf(worker);
+  await largeBodies(worker, secret, record);
+  await silentConnections(worker, secret, record);
+  const fresh = await startWorker(); // its idle RSS is not inflated by the figures before
+  try {
+    await pausedReader(fresh, record);
+  } finally {
+    await fresh.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`interpreter: ${python}\n`);
   await coldStart();
@@ -229,9 +243,11 @@ async function main(): Promise<void> {
     await streamThroughput(worker);
     await fileInputs(worker);
     await idleMemory(worker);
+    await boundsFigures(worker);
   } finally {
     await worker.dispose();
   }
+  await cliIntoPipe(record);
   await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
   console.log('\nwrote bench/results.json');
 }

@@ -379,6 +379,8 @@ export class PluginWorker {
 
   /** What a failed request means: the call was cancelled, the process died, or the worker misbehaved. */
   private async failure(error: unknown, path: string, signal?: AbortSignal): Promise<Error> {
+    // Stopping asks the worker to cancel its running calls before cleanup(): that is a stop, not the user's cancel.
+    if (this.stopping && !signal?.aborted && error instanceof PluginError && error.kind === 'cancelled') return this.stoppedDuringCall();
     if (error instanceof PluginError && error.kind !== 'protocol') return error;
     if (signal?.aborted) return this.cancelled();
     if (error instanceof NdjsonError && error.reason === 'too-large') {
@@ -398,9 +400,7 @@ export class PluginWorker {
 
   private exitError(exit: WorkerExit): PluginError {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    if (exit.expected) {
-      return new PluginError('cancelled', `Plugin "${this.name}" was stopped while the call was running.`, { plugin: this.name });
-    }
+    if (exit.expected) return this.stoppedDuringCall();
     const lastLine = exit.stderrTail.trim().split('\n').pop();
     const said = lastLine ? ` Last output: ${lastLine}` : '';
     return new PluginError('crash', `Plugin "${this.name}" crashed: its worker ${how}.${said} The next call restarts it; the log has the full output.`, {
@@ -409,6 +409,10 @@ export class PluginWorker {
       exitCode: exit.code,
       signal: exit.signal,
     });
+  }
+
+  private stoppedDuringCall(): PluginError {
+    return new PluginError('cancelled', `Plugin "${this.name}" was stopped while the call was running.`, { plugin: this.name });
   }
 
   private cancelled(): PluginError {

@@ -381,7 +381,7 @@ class _Connection:
             if length < 0 or length > MAX_BODY_BYTES:
                 raise _BadRequest(413, "the body must be between 0 and %d bytes; pass files by "
                                   "path" % MAX_BODY_BYTES, True)
-            return self._take(length)
+            return _text(self._take(length))
         finally:
             self.body_started = None
 
@@ -391,12 +391,13 @@ class _Connection:
         if have >= n:
             data, self.pos = self.buf[self.pos:self.pos + n], self.pos + n
             return data
-        out = bytearray(n)
-        out[:have] = memoryview(self.buf)[self.pos:]
-        self.buf, self.pos = b"", 0
+        out = _receive_buffer(n)
         view = memoryview(out)
+        view[:have] = memoryview(self.buf)[self.pos:]
+        self.buf, self.pos = b"", 0
         while have < n:
             have += self._recv(True, view[have:])
+        view.release()
         return out
 
     def _read_line(self):
@@ -422,10 +423,38 @@ class _Connection:
             if size == 0:
                 while self._read_line():  # trailers up to the blank line
                     pass
-                return b"".join(parts)
+                body = b"".join(parts)
+                for part in parts:
+                    _release(part)
+                return _text(body)
             parts.append(self._take(size))
-            if bytes(self._take(2)) != b"\r\n":
+            if self._take(2) != b"\r\n":
                 raise _BadRequest(400, "malformed chunk in a chunked body", True)
+
+
+def _receive_buffer(n):
+    """Where a body of n bytes is received. A large one goes into an anonymous mapping: its pages are
+    zero until written, so they are touched once (bytearray(n) zero-fills them first), and it is
+    unmapped as soon as the text is decoded, before the plugin runs."""
+    if n < RECV_BYTES:
+        return bytearray(n)
+    import mmap
+    return mmap.mmap(-1, n)
+
+
+def _text(body):
+    """The body as text (JSON is UTF-8); a received mapping is released once decoded."""
+    try:
+        return str(body, "utf-8", "surrogatepass")  # what json.loads does with bytes
+    except UnicodeDecodeError as exc:
+        raise _BadRequest(400, "the body is not UTF-8 text: %s" % exc)
+    finally:
+        _release(body)
+
+
+def _release(buffer):
+    if not isinstance(buffer, (bytes, bytearray)):  # a mapping from _receive_buffer
+        buffer.close()
 
 
 def _serve_connection(sock, first, buffered):

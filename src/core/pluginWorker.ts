@@ -4,9 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { CallStream, type StreamSource } from './callStream';
 import { PluginError, fromJobError, isJobError } from './errors';
-import type { Manifest } from './manifest';
 import { NdjsonError } from './ndjson';
-import { killGroup, launchWorker, type LaunchedWorker } from './workerLaunch';
+import { killGroup, launchWorker, type LaunchedWorker, type WorkerStartOptions } from './workerLaunch';
 
 /** GET /stats (docs/protocol.md). */
 export interface WorkerStats {
@@ -30,17 +29,6 @@ export interface WorkerExit {
   stderrTail: string;
   /** True when the host asked it to stop (dispose), false for a crash. */
   expected: boolean;
-}
-
-export interface WorkerStartOptions {
-  manifest: Manifest;
-  manifestPath: string;
-  pythonExecutable: string;
-  /** Absolute path of worker/rpp_worker.py. */
-  workerScript: string;
-  startupTimeoutMs: number;
-  signal?: AbortSignal;
-  onStderrLine?: (line: string) => void;
 }
 
 export interface CallOptions {
@@ -117,10 +105,6 @@ export class PluginWorker {
 
   get activeCalls(): number {
     return this.running;
-  }
-
-  stderrTail(): string {
-    return this.launched.tail.text();
   }
 
   async initialize(config: Record<string, unknown>, options: CallOptions = {}): Promise<void> {

@@ -11,8 +11,19 @@ import { execa } from 'execa';
 import getPort from 'get-port';
 import { request } from 'undici';
 import { PluginError } from './errors';
-import type { WorkerStartOptions } from './pluginWorker';
+import type { Manifest } from './manifest';
 import { StderrTail } from './stderrTail';
+
+export interface WorkerStartOptions {
+  manifest: Manifest;
+  manifestPath: string;
+  pythonExecutable: string;
+  /** Absolute path of worker/rpp_worker.py. */
+  workerScript: string;
+  startupTimeoutMs: number;
+  signal?: AbortSignal;
+  onStderrLine?: (line: string) => void;
+}
 
 export interface ProcessEnd {
   code: number | null;

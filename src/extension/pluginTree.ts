@@ -3,7 +3,8 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { WorkerStats } from '../core/pluginWorker';
-import type { PluginInfo, PluginRegistry, PluginState } from '../core/registry';
+import type { PluginInfo, PluginState } from '../core/pluginInfo';
+import type { PluginRegistry } from '../core/registry';
 import type { StatsPoller } from './statsPoller';
 
 export type PluginNode = { kind: 'plugin'; name: string };
@@ -53,12 +54,6 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
     }
     const plugin = this.registry.get(node.name);
     return plugin ? this.pluginItem(plugin) : new vscode.TreeItem(node.name);
-  }
-
-  /** The tree's label for a plugin, as the tests and a screen reader see it. */
-  describe(name: string): string | undefined {
-    const plugin = this.registry.get(name);
-    return plugin ? describePlugin(plugin, this.stats.get(name)) : undefined;
   }
 
   dispose(): void {

@@ -217,7 +217,7 @@ async function idleMemory(worker: PluginWorker): Promise<void> {
   bare.kill('SIGKILL');
   record('idle worker RSS', ours, 'MB', 'python -c "import http.server"', floor);
   const stats = await worker.stats();
-  console.log(`  (after the benchmark's calls the warm worker's tree RSS is ${round(stats.rss_bytes / 1048576)} MB)`);
+  console.log(`  (after the benchmark's calls the warm worker's tree RSS is ${round((stats.rss_bytes ?? NaN) / 1048576)} MB)`);
 }
 
 async function main(): Promise<void> {

@@ -10,7 +10,8 @@ import type { PluginInfo } from './pluginInfo';
 import { defaultPluginDir, discoverManifests } from './manifestDiscovery';
 import { watchManifestDirs } from './manifestWatcher';
 import { PluginSlot, type SlotSettings } from './pluginSlot';
-import type { PluginWorker, WorkerStats } from './pluginWorker';
+import type { PluginWorker } from './pluginWorker';
+import type { WorkerStats } from './workerStats';
 import { defaultWorkerScript } from './workerScript';
 
 export interface PluginCall {

@@ -13,6 +13,7 @@ import { request } from 'undici';
 import { PluginError } from './errors';
 import type { Manifest } from './manifest';
 import { StderrTail } from './stderrTail';
+import type { ReadyLine } from './workerProtocol';
 
 export interface WorkerStartOptions {
   manifest: Manifest;
@@ -158,7 +159,7 @@ function readReadyLine(stdout: Readable): Promise<number> {
       stdout.off('data', onData);
       stdout.resume(); // the worker closes it; drain anything left so it never blocks
       try {
-        const ready = JSON.parse(text.slice(0, newline)) as { rpp_worker?: unknown; port?: unknown };
+        const ready = JSON.parse(text.slice(0, newline)) as Partial<Record<keyof ReadyLine, unknown>>;
         if (ready.rpp_worker !== 1 || typeof ready.port !== 'number') throw new Error('missing rpp_worker or port');
         resolve(ready.port);
       } catch (error) {

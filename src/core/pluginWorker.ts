@@ -30,12 +30,15 @@ const GRACE_MS = 1000;
 /** A failed request waits this long for the exit event, to report a crash rather than a socket error. */
 const CRASH_CONFIRM_MS = 1000;
 /**
- * Keep-alive for the seed's worker: measured against test/fixtures/cjm_plugin_system (http.server
- * without TCP_NODELAY, headers and body written separately, like many seed-style servers), a reused
- * connection stalls on Nagle + delayed ACK (median 5.8 ms per call here) while a new connection per
- * call takes 0.9 ms; see the "measure" test in test/core/pluginWorker.cjm.test.ts. So a fresh one.
+ * Both kinds of worker are driven over keep-alive connections. For cjm's worker that was measured:
+ * against test/fixtures/cjm_plugin_system (FastAPI on uvicorn, whose asyncio transports set
+ * TCP_NODELAY) a reused connection answers a warm /execute in about half the time of a new
+ * connection per call; `npm run bench` prints both figures ("cjm warm execute").
+ * uvicorn closes a connection that is idle for 5 s (its timeout_keep_alive): the host lets go of an
+ * idle one well before, so that a call is never written to a socket the worker is closing.
  */
-const CJM_KEEP_ALIVE = false;
+const CJM_IDLE_SOCKET_MS = 2000;
+const IDLE_SOCKET_MS = 60_000;
 
 export class PluginWorker {
   readonly name: string;
@@ -71,19 +74,20 @@ export class PluginWorker {
     this.launched = launched;
     const origin = `http://127.0.0.1:${launched.port}`;
     this.cjm = options.manifest.worker === 'cjm';
-    const keepAlive = !this.cjm || CJM_KEEP_ALIVE;
+    const keepAliveTimeout = this.cjm ? CJM_IDLE_SOCKET_MS : IDLE_SOCKET_MS;
     this.callPool = new Pool(origin, {
       connections: 32,
-      pipelining: keepAlive ? 1 : 0, // 0 = a new connection per request
+      pipelining: 1,
       headersTimeout: 0,
       bodyTimeout: 0,
-      keepAliveTimeout: 60_000,
+      keepAliveTimeout,
     });
     this.controlPool = new Pool(origin, {
       connections: 4,
-      pipelining: keepAlive ? 1 : 0,
+      pipelining: 1,
       headersTimeout: CONTROL_TIMEOUT_MS,
       bodyTimeout: CONTROL_TIMEOUT_MS,
+      ...(this.cjm ? { keepAliveTimeout } : {}), // undici's default (4 s) suits the bundled worker
     });
     this.exited = launched.ended.then((end) => this.onExit(end));
   }

@@ -5,14 +5,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import getPort from 'get-port';
-import { execa } from 'execa';
-import { Pool, request } from 'undici';
+import { request } from 'undici';
 import { PluginError } from '../../src/core/errors';
 import { withFileInput } from '../../src/core/fileInput';
 import { PluginWorker } from '../../src/core/pluginWorker';
 import { assertMatchesSchema } from '../helpers/protocol';
-import { cjmOptions, cjmPython, cjmPythonPath, writeCjmStylePlugin, type CjmGeneration } from './cjmWorkerFixture';
+import { cjmOptions, cjmPythonPath, writeCjmStylePlugin, type CjmGeneration } from './cjmWorkerFixture';
 import { makeFixturePlugin, processExists } from './pluginWorkerFixture';
 
 const fixture = makeFixturePlugin();
@@ -55,7 +53,7 @@ describe('a cjm worker', () => {
     );
   });
 
-  test('100 sequential calls over fresh connections all answer', async () => {
+  test('100 sequential calls all answer', async () => {
     for (let i = 0; i < 100; i++) assert.deepEqual(((await worker.execute([i], {})) as { args: unknown[] }).args, [i]);
   });
 });
@@ -97,41 +95,6 @@ test('an in-memory file reaches the plugin through a private temp file, removed 
     assert.equal(existsSync(path.dirname(seen)), false);
   } finally {
     await worker.dispose();
-  }
-});
-
-// Why CJM_KEEP_ALIVE is false in src/core/pluginWorker.ts: this measures both against the stand-in.
-test('measure: keep-alive vs a new connection per call against the seed-style server', async (t) => {
-  const port = await getPort({ host: '127.0.0.1' });
-  const server = execa(cjmPython, ['-m', 'cjm_plugin_system.core.worker', '--module', 'proxy_test_plugin', '--class', 'ProxyTestPlugin', '--port', String(port)], {
-    env: { PYTHONPATH: pythonPath },
-    reject: false,
-  });
-  try {
-    const medians: Record<string, number> = {};
-    for (const [mode, pipelining] of [['keep-alive', 1], ['new connection', 0]] as const) {
-      const pool = new Pool(`http://127.0.0.1:${port}`, { pipelining });
-      const times: number[] = [];
-      for (let i = 0; i < 30; i++) {
-        const started = performance.now();
-        let response;
-        try {
-          response = await pool.request({ method: 'POST', path: '/execute', body: JSON.stringify({ args: [i], kwargs: {} }) });
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, 20)); // not listening yet
-          i--;
-          continue;
-        }
-        assert.deepEqual((await response.body.json()) as unknown, { args: [i], kwargs: {}, pid: server.pid });
-        times.push(performance.now() - started);
-      }
-      await pool.close();
-      medians[mode] = times.sort((a, b) => a - b)[15];
-    }
-    t.diagnostic(`median per call: keep-alive ${medians['keep-alive'].toFixed(2)} ms, new connection ${medians['new connection'].toFixed(2)} ms`);
-  } finally {
-    server.kill('SIGKILL');
-    await server;
   }
 });
 

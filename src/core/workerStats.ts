@@ -43,7 +43,7 @@ export function normaliseStats(answer: unknown, host: HostFacts): WorkerStats {
   const raw = (typeof answer === 'object' && answer !== null ? answer : {}) as Partial<Record<keyof WorkerStats | keyof CjmStats, unknown>>;
   const treePids = Array.isArray(raw.subtree_pids) ? raw.subtree_pids.length : undefined;
   const stats: WorkerStats = {
-    pid: integerOr(raw.pid, host.pid),
+    pid: typeof raw.pid === 'number' && Number.isSafeInteger(raw.pid) && raw.pid > 0 ? raw.pid : host.pid,
     rss_bytes: integerOrNull(raw.rss_bytes) ?? megabytes(raw.memory_rss_mb),
     rss_children_bytes: integerOrNull(raw.rss_children_bytes),
     cpu_percent: numberOrNull(raw.cpu_percent),

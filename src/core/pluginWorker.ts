@@ -32,8 +32,8 @@ const CRASH_CONFIRM_MS = 1000;
 /**
  * Both kinds of worker are driven over keep-alive connections. For cjm's worker that was measured:
  * against test/fixtures/cjm_plugin_system (FastAPI on uvicorn, whose asyncio transports set
- * TCP_NODELAY) a reused connection answers a warm /execute in about half the time of a new
- * connection per call; `npm run bench` prints both figures ("cjm warm execute").
+ * TCP_NODELAY) a reused connection answers a warm /execute faster than a new connection per call,
+ * at the median and at p99; `npm run bench` prints both ("cjm warm execute", and the ratio).
  * uvicorn closes a connection that is idle for 5 s (its timeout_keep_alive): the host lets go of an
  * idle one well before, so that a call is never written to a socket the worker is closing.
  */

@@ -117,6 +117,6 @@ function integerOr(value: unknown, fallback: number): number {
 }
 
 function megabytes(value: unknown): number | null {
-  const mb = numberOrNull(value);
-  return mb === null ? null : Math.round(mb * MB);
+  const bytes = (numberOrNull(value) ?? NaN) * MB;
+  return Number.isFinite(bytes) ? Math.round(bytes) : null;
 }

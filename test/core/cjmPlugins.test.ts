@@ -7,12 +7,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import * as esbuild from 'esbuild';
 import { assertMatchesSchema } from '../helpers/protocol';
 import { projectRoot } from '../helpers/python';
 import { cjmPython, cjmPythonPath, writeCjmStylePlugin } from './cjmWorkerFixture';
 
 let dir: string;
 let input: string;
+let cli: string;
 
 interface CliResult {
   code: number | null;
@@ -20,10 +22,27 @@ interface CliResult {
   stderr: string;
 }
 
-/** `rpp` from its source (no build step shared with other test files); killed if it outlives 60 s. */
+/** `rpp` bundled as esbuild.mjs does, into a file of this test's own (cli.test.ts rebuilds dist/cli.js meanwhile). */
+async function bundleCli(): Promise<string> {
+  const outfile = path.join(projectRoot, 'node_modules', '.cache', 'rpp-cjm-test', `cli-${process.pid}.js`);
+  await esbuild.build({
+    entryPoints: [path.join(projectRoot, 'src', 'cli.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'warning',
+    define: { 'import.meta.url': 'importMetaUrl' },
+    banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
+  });
+  return outfile;
+}
+
+/** Runs `rpp`; killed if it outlives 60 s. */
 function rpp(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src', 'cli.ts'), ...args, '--plugins-dir', dir], {
+    const child = spawn(process.execPath, [cli, ...args, '--plugins-dir', dir], {
       cwd: projectRoot,
       env: { ...process.env, HOME: dir, RPP_PLUGIN_DIRS: '' },
     });
@@ -42,6 +61,7 @@ function rpp(args: string[]): Promise<CliResult> {
 const PLUGINS = ['cjm-early', 'cjm-current', 'bundled'] as const;
 
 before(async () => {
+  cli = await bundleCli();
   dir = await mkdtemp(path.join(os.tmpdir(), 'rpp-cjm-'));
   writeCjmStylePlugin(dir);
   input = path.join(dir, 'input.wav');
@@ -52,7 +72,7 @@ before(async () => {
   await writeFile(path.join(dir, 'cjm-current.json'), JSON.stringify({ ...base, name: 'cjm-current', worker: 'cjm', env_vars: env('current') }));
   await writeFile(path.join(dir, 'bundled.json'), JSON.stringify({ ...base, name: 'bundled', env_vars: env() }));
 });
-after(() => rm(dir, { recursive: true, force: true }));
+after(() => Promise.all([rm(dir, { recursive: true, force: true }), rm(cli, { force: true })]));
 
 for (const plugin of PLUGINS) {
   test(`${plugin}: rpp run, a rejected --config and a failed call exit 1 with the plugin's message`, async () => {

@@ -275,15 +275,13 @@ describe("cjm's current worker", () => {
   });
 });
 
-test('a cjm worker is stopped as soon as /cleanup has answered: cleanup() ran, then it exited on SIGTERM', async () => {
+test('a cjm worker, which stays up after /cleanup, is stopped: its cleanup() ran and the process is gone', async () => {
   const worker = await PluginWorker.start(cjmOptions(fixture, 'early', cjmStyle));
   const marker = path.join(fixture.dir, 'cleanup-marker');
   await worker.execute([], { action: 'mark_cleanup', marker });
   await worker.dispose();
   assert.equal(readFileSync(marker, 'utf8'), 'cleaned');
-  const exit = await worker.exited;
-  // uvicorn exits 0 on SIGTERM; a worker that had needed SIGKILL would show the signal.
-  assert.deepEqual([exit.code, exit.signal, exit.expected], [0, null, true]);
+  assert.equal((await worker.exited).expected, true);
   assert.equal(processExists(worker.pid), false);
 });
 

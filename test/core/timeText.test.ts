@@ -5,8 +5,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { formatSeconds } from '../../src/extension/resultsView';
-import { formatUptime } from '../../src/extension/uptimeText';
+import { statsRows, type WorkerStats } from '../../src/core/workerStats';
 import { projectRoot } from '../helpers/python';
+
+/** The Uptime row the Plugins view shows for a worker up `seconds`. */
+function formatUptime(seconds: number): string {
+  const stats: WorkerStats = { pid: 1, rss_bytes: 0, rss_children_bytes: 0, cpu_percent: 0, threads: 1, children: 0, uptime_s: seconds, calls: 0, errors: 0, busy: false };
+  return statsRows(stats).find(([label]) => label === 'Uptime')?.[1] ?? '';
+}
 
 test('uptime: whole seconds, carried into minutes and hours', () => {
   const cases: [number, string][] = [

@@ -470,6 +470,8 @@ def _receive_buffer(n):
     if n < RECV_BYTES:
         return bytearray(n)
     import mmap
+    if hasattr(mmap, "MAP_PRIVATE"):  # POSIX: private pages (the default, shared, are slower to fill)
+        return mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE)
     return mmap.mmap(-1, n)
 
 

@@ -12,13 +12,19 @@ Design notes (why it looks the way it does):
   corrupt the one line the host parses. Plugin output ends up in the host's log (stderr).
 - TCP_NODELAY on every accepted socket: without it, a small response written after the
   previous one on a keep-alive connection waits for the peer's delayed ACK (~40 ms, Nagle).
-- One thread per connection, but plugin calls take a lock: plugins are usually not
+- New connections wait in one accept thread (a selector) until their first request shows the
+  secret; only then does a connection get a thread of its own. A stranger's silent connections
+  thus cost no threads (capped, timed out), and a thread that cannot be started costs one 503.
+- One thread per admitted connection, but plugin calls take a lock: plugins are usually not
   thread-safe (one model, one GPU). /health, /stats, /progress and /cancel do not take it,
   so they answer while a call runs.
+- Bodies are read in linear time, straight into their final buffer, and bounded by a minimum
+  data rate rather than a fixed total time (a 130 MB body is legitimate).
 - Streams: the handler thread runs the plugin's generator and appends encoded lines to a list;
   a writer thread sends whatever has accumulated as one chunk. While the socket is busy lines
-  pile up (one syscall per batch, not per item); when the generator pauses, the writer sends
-  at once (a yielded item reaches the host within ~1 ms).
+  pile up (one syscall per batch, not per item), up to STREAM_BUFFER_BYTES: then the generator
+  waits, so a slow reader slows the plugin instead of growing the worker. When the generator
+  pauses, the writer sends at once (a yielded item reaches the host within ~1 ms).
 - It dies with its host: --ppid polled every 0.5 s plus PR_SET_PDEATHSIG on Linux; on the way
   out it kills the processes the plugin started, so nothing is orphaned.
 - Imports are few and lazy (traceback, dataclasses, ctypes only when needed): cold start and

@@ -329,8 +329,8 @@ describe('bounds: large, deep and unprintable', () => {
     assert.equal((await registry.health('bounds')).pid, pid);
   });
 
-  test('a result nested 5,000 deep and an exception whose str() raises: plugin errors that say so', async () => {
-    await assert.rejects(registry.execute('bounds', { kwargs: { action: 'deep', depth: 5000 } }), (e: PluginError) => e.kind === 'plugin' && /recursion/i.test(e.message));
+  test('a result nested 100,000 deep and an exception whose str() raises: plugin errors that say so', async () => {
+    await assert.rejects(registry.execute('bounds', { kwargs: { action: 'deep', depth: 100_000 } }), (e: PluginError) => e.kind === 'plugin' && /recursion/i.test(e.message));
     await assert.rejects(registry.execute('bounds', { kwargs: { action: 'unprintable' } }), (e: PluginError) => {
       assert.equal(e.kind, 'plugin', e.message);
       assert.match(e.message, /Unprintable \(its str\(\) raised RuntimeError\)/);

@@ -197,11 +197,11 @@ describe('results and errors that used to close the connection without an answer
   before(async () => (worker = await startWorker({ module: 'bounds_plugin', cls: 'BoundsPlugin' })));
   after(() => worker.stop());
 
-  test('a result nested 5,000 deep: a fatal _job_error that says why', async () => {
-    const reply = await worker.call('POST', '/execute', { kwargs: { action: 'deep', depth: 5000 } });
+  test('a result nested 100,000 deep (beyond every Python encoder): a fatal _job_error that says why', async () => {
+    const reply = await worker.call('POST', '/execute', { kwargs: { action: 'deep', depth: 100_000 } });
     assert.equal(reply.status, 500, reply.text.slice(0, 300));
     assert.match(messageOf(reply.json), /recursion/i);
-    const stream = await worker.call('POST', '/execute_stream', { kwargs: { action: 'deep', depth: 5000 } });
+    const stream = await worker.call('POST', '/execute_stream', { kwargs: { action: 'deep', depth: 100_000 } });
     const lines = ndjson(stream.text) as { _job_error?: { message: string } }[];
     assert.deepEqual(lines[0], { i: 0 });
     assert.match(lines[1]._job_error?.message ?? '', /recursion/i);

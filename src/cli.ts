@@ -112,7 +112,8 @@ function requirePositionals(options: Options, names: string[]): string[] {
 /**
  * Writes to stdout and, when its buffer is full, waits until the reader has taken it ('drain'): a slow
  * reader (`| less`, `| (sleep 8; wc -l)`) then slows the stream down, back to the plugin, instead of
- * growing this process. Resolves at once when the pipe is gone (EPIPE is handled in main).
+ * growing this process. A pipe that breaks meanwhile ('error', 'close') ends the wait too; main turns
+ * EPIPE into the end of the run.
  */
 function write(text: string): Promise<void> | undefined {
   if (process.stdout.write(text)) return undefined;

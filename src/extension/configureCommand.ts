@@ -4,7 +4,7 @@
 // saved values whenever the worker starts.
 import * as vscode from 'vscode';
 import type { PluginRegistry } from '../core/registry';
-import { checkValues, flatFields, parseInput, type Field } from './configSchema';
+import { checkValues, flatFields, parseInput, type Field } from '../core/configSchema';
 import type { PluginErrors } from './pluginErrors';
 import type { PluginPick } from './pluginPick';
 import { SECTION, savePluginConfig, savedPluginConfig } from './settings';

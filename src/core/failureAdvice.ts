@@ -37,7 +37,7 @@ export function adviseOn(error: PluginError, context: FailureContext = {}): Fail
   const input = context.input;
   const unreadable = error.kind === 'plugin' && input !== undefined && couldNotReadInput(error);
   let message = withNames(error.message, plugin, input);
-  if (unreadable && plugin !== undefined) message += ` ${inputHint(plugin, input, context.fileTypes)}`;
+  if (unreadable && plugin !== undefined) message += `${/[.!?]$/.test(message) ? '' : '.'} ${inputHint(plugin, input, context.fileTypes)}`;
   return { message, actions: actionsFor(error, unreadable) };
 }
 

@@ -94,5 +94,7 @@ export function withPythonPath(text: string, pythonPath: string): string | undef
   const firstKey = keys.sort((a, b) => a.start - b.start)[0];
   const indent = firstKey ? (/\n([ \t]*)$/.exec(text.slice(open, firstKey.start))?.[1] ?? ' ') : '  ';
   const separator = firstKey && text.slice(open, firstKey.start).includes('\n') ? `\n${indent}` : ' ';
-  return `${text.slice(0, open)}${separator}"python_path": ${value}${empty ? (separator === ' ' ? ' ' : '\n') : ','}${text.slice(open)}`;
+  const rest = text.slice(open);
+  const after = empty ? (separator === ' ' ? ' ' : '\n') : /^\s/.test(rest) ? ',' : ', ';
+  return `${text.slice(0, open)}${separator}"python_path": ${value}${after}${rest}`;
 }

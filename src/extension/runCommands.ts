@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { asPluginError, type PluginError } from '../core/errors';
 import type { FileInput } from '../core/fileInput';
-import { FOLDER_TYPE, describeAccepted, nothingTakesMessage, takes, type RunTarget } from '../core/fileRule';
+import { FOLDER_TYPE, describeAccepted, nothingTakesMessage, pluginsTaking, type RunTarget } from '../core/fileRule';
 import { isRunnable, type PluginInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
 import type { PluginErrors } from './pluginErrors';
@@ -75,15 +75,20 @@ export class RunCommands {
     const named = options?.plugin;
     if (named !== undefined && !this.refuse(named, targets)) return undefined;
     const what = targets.length === 1 ? path.basename(targets[0]!.path) : `${targets.length} inputs`;
-    const runnable = () => this.registry.list().filter(isRunnable);
     const plugin = await this.pick.choose(
       named,
       `Plugin to ${choice === 'stream' ? 'stream' : 'run'} on ${what}`,
-      (info) => isRunnable(info) && targets.every((target) => takes(info.fileTypes, target).takes),
-      () => ({ message: nothingTakesMessage(runnable(), targets), actions: [SHOW_PLUGINS, CREATE_PLUGIN] }),
+      takesAll(targets),
+      () => ({ message: nothingTakesMessage(this.registry.list().filter(isRunnable), targets), actions: [SHOW_PLUGINS, CREATE_PLUGIN] }),
     );
     if (!plugin) return undefined;
     return this.run(plugin, choice, inputs);
+  }
+
+  /** The plugins the picker offers for these inputs (as the explorer and the palette pass them), in its order. */
+  async pluginsFor(uri?: unknown, uris?: unknown): Promise<string[]> {
+    const targets = (await this.inputsOf(uri, uris)).map((input) => input.target);
+    return this.pick.ordered(this.registry.list().filter(takesAll(targets))).map((plugin) => plugin.name);
   }
 
   /**
@@ -263,6 +268,11 @@ export class RunCommands {
     const active = activeInput();
     return active ? [await active] : [];
   }
+}
+
+/** The one rule (core/fileRule.ts), for the pickers: a runnable plugin that takes every input. */
+function takesAll(targets: readonly RunTarget[]): (plugin: PluginInfo) => boolean {
+  return (plugin) => isRunnable(plugin) && pluginsTaking([plugin], targets).length === 1;
 }
 
 /** The open dialog for the tree's Run on File…: files of the plugin's types, or folders when it takes folders. */

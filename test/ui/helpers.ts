@@ -290,3 +290,61 @@ export async function outputChannelText(name: string, expected: string | RegExp 
   await matching.waitFor().catch(() => { throw new Error(`output channel "${name}" does not show ${String(expected)}`); });
   return normalize(await lines.innerText());
 }
+
+/** Right-clicks a file or folder in the Explorer, opens a submenu of its context menu and chooses an entry in it. */
+export async function explorerSubmenu(name: string, submenu: string, item: string): Promise<void> {
+  const { page } = current();
+  await runCommand('View: Show Explorer');
+  const row = explorerRow(name);
+  await row.waitFor().catch(() => { throw new Error(`no "${name}" in the Explorer`); });
+  await row.click({ button: 'right' });
+  const parent = page.locator('.monaco-menu .action-item', { hasText: submenu }).first();
+  await parent.waitFor().catch(() => { throw new Error(`no "${submenu}" in the context menu of ${name}`); });
+  await parent.hover();
+  const entry = page.locator('.monaco-submenu .action-item', { hasText: item }).first();
+  await entry.waitFor().catch(() => { throw new Error(`no "${item}" in the "${submenu}" submenu of ${name}`); });
+  await entry.click();
+}
+
+/** The entries of the Explorer context menu of a file or folder (the menu is closed again). */
+export async function explorerMenuEntries(name: string): Promise<string[]> {
+  const { page } = current();
+  await runCommand('View: Show Explorer');
+  const row = explorerRow(name);
+  await row.waitFor().catch(() => { throw new Error(`no "${name}" in the Explorer`); });
+  await row.click({ button: 'right' });
+  const entries = page.locator('.monaco-menu .action-item .action-label');
+  await entries.first().waitFor().catch(() => { throw new Error(`no context menu for ${name}`); });
+  const labels = (await entries.allInnerTexts()).map(normalize).filter((label) => label !== '');
+  await page.keyboard.press('Escape');
+  return labels;
+}
+
+/** The buttons of the notification that contains the text. */
+export async function notificationButtons(text: string | RegExp): Promise<string[]> {
+  const toast = current().page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  await toast.waitFor().catch(() => { throw new Error(`no notification with ${String(text)}`); });
+  return (await toast.locator('.monaco-button').allInnerTexts()).map(normalize).filter((label) => label !== '');
+}
+
+/** Hovers a sidebar tree row and returns its tooltip's text once it contains `expected`. */
+export async function treeRowHover(row: string | RegExp, expected: string | RegExp): Promise<string> {
+  const { page } = current();
+  const target = await waitForTreeRow(row);
+  const hover = page.locator('.monaco-hover, .workbench-hover', { hasText: expected }).first();
+  for (let attempt = 1; ; attempt++) {
+    await target.hover();
+    try { await hover.waitFor({ timeout: 3000 }); break; } catch (error) {
+      if (attempt === 5) throw new Error(`the hover of ${String(row)} does not show ${String(expected)} (${String(error)})`);
+      await page.locator('.part.statusbar').hover();
+    }
+  }
+  return normalize(await hover.innerText());
+}
+
+/** The rows of the open quick pick (their labels), once at least one is shown. */
+export async function quickPickLabels(): Promise<string[]> {
+  const rows = current().page.locator('.quick-input-list .monaco-list-row .label-name');
+  await rows.first().waitFor().catch(() => { throw new Error('the quick pick shows no rows'); });
+  return (await rows.allInnerTexts()).map(normalize);
+}

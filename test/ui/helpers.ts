@@ -174,12 +174,21 @@ export async function runCommand(title: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Escape');
     await page.keyboard.press('F1');
-    try { await input.waitFor({ state: 'visible', timeout: 2000 }); break; } catch (error) { if (attempt === 10) throw error; }
+    // The palette can close again right away (a notification or the workbench taking focus): fill within the retry.
+    try {
+      await input.waitFor({ state: 'visible', timeout: 2000 });
+      await input.fill(`>${title}`, { timeout: 2000 });
+      break;
+    } catch (error) { if (attempt === 10) throw error; }
   }
-  await input.fill(`>${title}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ timeout: WAIT_MS }).catch(() => { throw new Error(`no command titled "${title}" in the palette`); });
-  await page.keyboard.press('Enter');
+  // The first row may be another command whose title contains this one ("Run Plugin…" in "Run Plugin on File…"): click the exact one.
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  const texts = await rows.allInnerTexts();
+  const exact = texts.findIndex((text) => normalize(text).split('\n').some((line) => line.trim() === title));
+  if (exact >= 0) await rows.nth(exact).click();
+  else await page.keyboard.press('Enter');
 }
 
 /** Picks an item in an open quick pick (e.g. the plugin a command asks for). */
@@ -344,7 +353,7 @@ export async function treeRowHover(row: string | RegExp, expected: string | RegE
 
 /** The rows of the open quick pick (their labels), once at least one is shown. */
 export async function quickPickLabels(): Promise<string[]> {
-  const rows = current().page.locator('.quick-input-list .monaco-list-row .label-name');
+  const rows = current().page.locator('.quick-input-list .monaco-list-row .quick-input-list-row:first-child .label-name');
   await rows.first().waitFor().catch(() => { throw new Error('the quick pick shows no rows'); });
   return (await rows.allInnerTexts()).map(normalize);
 }

@@ -313,6 +313,8 @@ export async function explorerSubmenu(name: string, submenu: string, item: strin
   const entry = page.locator('.monaco-submenu .action-item', { hasText: item }).first();
   await entry.waitFor().catch(() => { throw new Error(`no "${item}" in the "${submenu}" submenu of ${name}`); });
   await entry.click();
+  // The click can leave the menu open with the entry highlighted; Enter chooses it, as a user would.
+  if (await page.locator('.monaco-submenu').first().isVisible()) await page.keyboard.press('Enter');
 }
 
 /** The entries of the Explorer context menu of a file or folder (the menu is closed again). */

@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkValues, flatFields } from './core/configSchema';
 import { PluginError, asPluginError, messageOf, type PluginErrorKind } from './core/errors';
 import type { RunTarget } from './core/fileRule';
 import { pluginDirsFromEnv } from './core/manifestDiscovery';
@@ -140,7 +141,7 @@ async function runOnFile(registry: PluginRegistry, options: Options, signal: Abo
   if (refused) throw new PluginError('usage', refused, { plugin });
   if (!target.exists) throw new PluginError('usage', `${target.path} does not exist. Check the path.`, { plugin });
   const call: PluginCall = { file: { path: target.path }, kwargs: options.kwargs, signal };
-  if (options.config) await registry.initialize(plugin, options.config);
+  if (options.config) await configure(registry, plugin, options.config);
   if (stream) {
     for await (const item of registry.executeStream(plugin, call)) printJson(item, false);
     return 0;
@@ -150,6 +151,14 @@ async function runOnFile(registry: PluginRegistry, options: Options, signal: Abo
   else if (typeof result === 'string') process.stdout.write(result.endsWith('\n') ? result : `${result}\n`);
   else printJson(result, true);
   return 0;
+}
+
+/** --config, checked against the plugin's /config_schema first (as Configure… does), then applied. */
+async function configure(registry: PluginRegistry, plugin: string, config: Record<string, unknown>): Promise<void> {
+  const fields = flatFields(await registry.configSchema(plugin));
+  const problems = fields ? checkValues(fields, config) : [];
+  if (problems.length > 0) throw usageError(`--config does not fit ${plugin}'s settings: ${problems.join(' ')}`);
+  await registry.initialize(plugin, config);
 }
 
 /** The file or folder as given on the command line. */

@@ -93,6 +93,9 @@ describe('rpp CLI', () => {
     assert.equal((await rpp(['run', 'nope', 'x'])).code, 2);
     assert.equal((await rpp(['run', 'life'])).code, 2);
     assert.equal((await rpp(['frobnicate'])).code, 2);
+    const wrongType = await rpp(['run', 'life', path.join(dir, 'input.txt'), '--config', '{"greeting": 5}']);
+    assert.equal(wrongType.code, 2, 'a --config value the schema does not allow is a usage error, before the plugin sees it');
+    assert.match(wrongType.stderr, /--config does not fit life's settings: greeting must be string \(got 5\)\./);
     const badConfig = await rpp(['run', 'life', 'x', '--config', '{oops']);
     assert.equal(badConfig.code, 2);
     assert.match(badConfig.stderr, /--config is not valid JSON/);

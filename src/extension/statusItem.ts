@@ -53,7 +53,8 @@ function tooltip(plugins: PluginInfo[], running: number, troubled: PluginInfo[])
   if (running > 0) md.appendMarkdown(`, ${running} call${running === 1 ? '' : 's'} in progress`);
   md.appendMarkdown('\n\n');
   for (const plugin of troubled) {
-    md.appendMarkdown(`$(${plugin.state === 'broken' ? 'warning' : 'error'}) ${plugin.name} is ${plugin.state}: `);
+    const what = plugin.state === 'failed' ? 'failed to start' : `is ${plugin.state}`;
+    md.appendMarkdown(`$(${plugin.state === 'broken' ? 'warning' : 'error'}) ${plugin.name} ${what}: `);
     md.appendText(plugin.lastError?.message.split('\n', 1)[0] ?? 'no details');
     md.appendMarkdown('\n\n');
   }

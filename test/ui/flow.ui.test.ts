@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { examplePluginDirs, projectRoot } from '../../scripts/vscode-bench/bench';
 import {
-  explorerSubmenu, notificationButtons, openFileFromExplorer, openView, page, pickQuickItem, quickPickLabels, runCommand,
+  explorerSubmenu, extensionLogText, notificationButtons, openFileFromExplorer, openView, page, pickQuickItem, quickPickLabels, runCommand,
   screenshot, treeRowHover, uiTest, useVsCode, waitForNotification, waitForTreeRow, webviewText, workspaceFolder,
 } from './helpers';
 
@@ -147,8 +147,16 @@ uiTest('a failed start shows "failed" with its reason; the hover has the output;
   // Until it starts, it comes last in the picker.
   await openFileFromExplorer('failing.txt');
   await runCommand('Remote Plugins: Run Plugin…');
+  await page().locator('.quick-input-widget input[placeholder="Plugin to run on failing.txt"]').waitFor();
+  await page().locator('.quick-input-list .monaco-list-row', { hasText: 'vs-echo' }).first().waitFor();
+  // The list is virtual (only the rows on screen exist): the order is checked on those, the rest in test/vscode.
   const labels = await quickPickLabels();
-  assert.equal(labels[labels.length - 1], 'vs-failing', JSON.stringify(labels));
+  assert.notEqual(labels[0], 'vs-failing', JSON.stringify(labels));
+  if (labels.includes('vs-failing')) assert.equal(labels[labels.length - 1], 'vs-failing', JSON.stringify(labels));
+  await page().keyboard.type('vs-failing');
+  const row = page().locator('.quick-input-list .monaco-list-row', { hasText: 'vs-failing' }).first();
+  assert.match(await row.innerText(), /failed[\s\S]*did not start: it exited with code/);
+  await screenshot('failed-last-in-picker');
   await page().keyboard.press('Escape');
   await runCommand('View: Close All Editors');
 });
@@ -189,9 +197,13 @@ uiTest('errors offer the buttons that fit: Show Logs for a crash, Restart for a 
   assert.match(unreadable, /Check the input: raise\.txt may be damaged, empty or not the kind of file vs-raise reads \(it takes \.txt files\)/);
   assert.deepEqual(await notificationButtons(/vs-raise: ValueError/), ['Reveal Input', 'Show Logs']);
   await screenshot('error-unreadable-input');
+  // The traceback is in the plugin's log once (the worker's stderr), not repeated with the error.
+  const log = await extensionLogText('Plugin vs-raise.log', ['Traceback (most recent call last)', 'plugin: ValueError: cannot read raise.txt']);
+  assert.equal(log.split('Traceback (most recent call last)').length - 1, 1, log);
   await runCommand('Notifications: Clear All Notifications');
 
   await runCommand('Remote Plugins: Configure…');
+  await page().keyboard.type('vs-picky'); // the list is long: filter it, as a user would
   await pickQuickItem('vs-picky');
   await pickQuickItem('level');
   const input = page().locator('.quick-input-widget input');

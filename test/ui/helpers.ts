@@ -359,3 +359,17 @@ export async function quickPickLabels(): Promise<string[]> {
   await rows.first().waitFor().catch(() => { throw new Error('the quick pick shows no rows'); });
   return (await rows.allInnerTexts()).map(normalize);
 }
+
+/** The text of an extension log file of this window (e.g. "Plugin vs-raise.log"), once it contains every one of `expected`. */
+export async function extensionLogText(fileName: string, expected: Array<string | RegExp>): Promise<string> {
+  const logs = path.join(current().userData, 'logs');
+  const deadline = Date.now() + WAIT_MS;
+  let text = '';
+  for (;;) {
+    const files = fs.existsSync(logs) ? fs.readdirSync(logs, { recursive: true, encoding: 'utf8' }).filter((file) => path.basename(file) === fileName) : [];
+    text = files.map((file) => fs.readFileSync(path.join(logs, file), 'utf8')).join('\n');
+    if (expected.every((part) => (typeof part === 'string' ? text.includes(part) : part.test(text)))) return text;
+    if (Date.now() > deadline) throw new Error(`the log ${fileName} does not show ${expected.map(String).join(', ')}:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

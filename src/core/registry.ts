@@ -11,7 +11,8 @@ import { defaultPluginDir, discoverManifests } from './manifestDiscovery';
 import { watchManifestDirs } from './manifestWatcher';
 import { workerProgress, type ProgressReport } from './progress';
 import { PluginSlot, configRejected, type SlotSettings } from './pluginSlot';
-import type { PluginWorker, WorkerStats } from './pluginWorker';
+import type { PluginWorker } from './pluginWorker';
+import type { WorkerStats } from './workerStats';
 import { defaultWorkerScript } from './workerScript';
 
 export interface PluginCall {
@@ -186,7 +187,8 @@ export class PluginRegistry {
    */
   async streams(name: string): Promise<boolean> {
     const health = await this.health(name);
-    return typeof health.streams === 'boolean' ? health.streams : true;
+    const streams = (health as { streams?: unknown }).streams;
+    return typeof streams === 'boolean' ? streams : true;
   }
 
   /** How far the running call is, as the plugin reports it through /progress; never starts a worker. */

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { PluginError, fromJobError, type PluginErrorKind } from '../../src/core/errors';
 import { adviseOn, couldNotReadInput, type FailureAction } from '../../src/core/failureAdvice';
 
-const job = (type: string, message: string) => fromJobError({ category: 'user_input', type, message, retriable: false, traceback: 'Traceback…' }, 'ocr');
+const job = (type: string, message: string) => fromJobError({ category: 'user_input', type, message, retriable: false, original_exc_repr: `${type}('${message}')`, traceback: 'Traceback…' }, 'ocr');
 
 describe('adviseOn', () => {
   const cases: Array<[string, PluginError, FailureAction[]]> = [

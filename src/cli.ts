@@ -1,7 +1,10 @@
 // `rpp`: the same core as the extension, from a terminal, for plugin authors and scripts.
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PluginError, messageOf, type PluginErrorKind } from './core/errors';
+import { checkValues, flatFields } from './core/configSchema';
+import { PluginError, asPluginError, messageOf, type PluginErrorKind } from './core/errors';
+import type { RunTarget } from './core/fileRule';
 import { pluginDirsFromEnv } from './core/manifestDiscovery';
 import { PluginRegistry, type PluginCall } from './core/registry';
 
@@ -11,6 +14,8 @@ Commands:
   list [--json]                      plugins with their state and manifest path
   run PLUGIN FILE [options]          initialize, execute on FILE, print the result
   stream PLUGIN FILE [options]       execute_stream on FILE, one JSON line per item as it arrives
+                                     (FILE may be a folder for plugins whose file_types has "folder";
+                                     a file the plugin does not take is refused, with the reason)
   health PLUGIN | stats PLUGIN | schema PLUGIN
                                      start the worker, print JSON, stop it
 
@@ -30,6 +35,7 @@ const INTERRUPTED = 130;
 const EXIT_CODES: Record<PluginErrorKind, number> = {
   plugin: 1,
   cancelled: 1,
+  config: 1,
   usage: 2,
   manifest: 2,
   untrusted: 2,
@@ -149,8 +155,13 @@ async function list(registry: PluginRegistry, options: Options): Promise<number>
 
 async function runOnFile(registry: PluginRegistry, options: Options, signal: AbortSignal, stream: boolean): Promise<number> {
   const [plugin, file] = requirePositionals(options, ['PLUGIN', 'FILE']);
-  const call: PluginCall = { file: { path: path.resolve(file) }, kwargs: options.kwargs, signal };
-  if (options.config) await registry.initialize(plugin, options.config);
+  const target = await runTarget(file);
+  // An unknown plugin is reported first (refusal() throws for it), then a file it does not take, then a missing file.
+  const refused = registry.refusal(plugin, target);
+  if (refused) throw new PluginError('usage', refused, { plugin });
+  if (!target.exists) throw new PluginError('usage', `${target.path} does not exist. Check the path.`, { plugin });
+  const call: PluginCall = { file: { path: target.path }, kwargs: options.kwargs, signal };
+  if (options.config) await configure(registry, plugin, options.config);
   if (stream) {
     for await (const item of registry.executeStream(plugin, call)) {
       const full = write(JSON.stringify(item) + '\n');
@@ -165,6 +176,21 @@ async function runOnFile(registry: PluginRegistry, options: Options, signal: Abo
   return 0;
 }
 
+/** --config, checked against the plugin's /config_schema first (as Configure… does), then applied. */
+async function configure(registry: PluginRegistry, plugin: string, config: Record<string, unknown>): Promise<void> {
+  const fields = flatFields(await registry.configSchema(plugin));
+  const problems = fields ? checkValues(fields, config) : [];
+  if (problems.length > 0) throw usageError(`--config does not fit ${plugin}'s settings: ${problems.join(' ')}`);
+  await registry.initialize(plugin, config);
+}
+
+/** The file or folder as given on the command line. */
+async function runTarget(file: string): Promise<RunTarget & { exists: boolean }> {
+  const absolute = path.resolve(file);
+  const stats = await stat(absolute).catch(() => undefined);
+  return { path: absolute, isFolder: stats?.isDirectory() ?? false, exists: stats !== undefined };
+}
+
 async function query(registry: PluginRegistry, options: Options): Promise<number> {
   const [plugin] = requirePositionals(options, ['PLUGIN']);
   await registry.start(plugin);
@@ -173,11 +199,8 @@ async function query(registry: PluginRegistry, options: Options): Promise<number
   return 0;
 }
 
-function reportError(error: unknown): number {
-  if (!(error instanceof PluginError)) {
-    process.stderr.write(`rpp: ${messageOf(error)}\n`);
-    return 2;
-  }
+function reportError(thrown: unknown): number {
+  const error = asPluginError(undefined, thrown);
   process.stderr.write(`rpp: ${error.message}\n`);
   if (error.detail) process.stderr.write(`${error.detail.trimEnd()}\n`);
   return EXIT_CODES[error.kind];

@@ -673,7 +673,8 @@ def _plugin_getter(name):
 def _health(conn, _req, _body):
     conn.sock.sendall(_json_response(200, {"status": "ok", "plugin": _state.name,
                                            "pid": os.getpid(), "busy": _running is not None,
-                                           "protocol": PROTOCOL}))
+                                           "protocol": PROTOCOL,
+                                           "streams": callable(getattr(_state.plugin, "execute_stream", None))}))
 
 
 def _progress(conn, _req, _body):

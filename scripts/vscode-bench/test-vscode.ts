@@ -36,14 +36,27 @@ async function bundleTests(): Promise<void> {
   });
 }
 
-function payloadUrl(port: number, workspace: string): string {
+function payloadUrl(port: number, workspace: string, extensions: string): string {
   const remote = (p: string) => `vscode-remote://127.0.0.1:${port}${p}`;
   const payload = JSON.stringify([
-    ['extensionDevelopmentPath', remote(projectRoot)],
+    ['extensionDevelopmentPath', remote(extensions)],
     ['extensionTestsPath', remote(path.join(outDir, 'index.js'))],
     ['skipWelcome', 'true'],
   ]);
   return `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
+}
+
+/**
+ * The development extensions: this project and a stub of the Python extension (it cannot be downloaded
+ * here; the interpreter picker's tests need its API). The payload takes one extensionDevelopmentPath, and
+ * a folder without a package.json is scanned for several extensions, so both are linked into one.
+ */
+function developmentExtensions(run: string): string {
+  const folder = path.join(run, 'dev-extensions');
+  fs.mkdirSync(folder);
+  fs.symlinkSync(projectRoot, path.join(folder, 'remote-plugin-proxy'));
+  fs.symlinkSync(path.join(projectRoot, 'test', 'fixtures', 'python-extension-stub'), path.join(folder, 'python-extension-stub'));
+  return folder;
 }
 
 /** Opens the workbench and resolves with the exit code the test extension host reports. */
@@ -109,7 +122,7 @@ async function main(): Promise<number> {
   let code: number | 'timeout';
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, server, serverLog);
-    code = await runInWorkbench(payloadUrl(port, workspace), hostLog);
+    code = await runInWorkbench(payloadUrl(port, workspace, developmentExtensions(run)), hostLog);
   } finally {
     await server.stop();
   }

@@ -8,6 +8,7 @@ export type PluginErrorKind =
   | 'crash' // the worker died during a call
   | 'crash-loop' // too many crashes: no automatic restart until the user restarts it
   | 'plugin' // the plugin raised: its own message, traceback in the log
+  | 'config' // the plugin rejected its configuration (initialize raised): change it with Configure…
   | 'cancelled' // the call was cancelled by the user
   | 'unresponsive' // the process is alive but does not answer
   | 'protocol' // the worker answered something that is not the protocol
@@ -112,6 +113,12 @@ export function isCjmStreamError(value: unknown): value is CjmStreamError {
 
 export function fromCjmStreamError(line: CjmStreamError, plugin: string): PluginError {
   return new PluginError('plugin', line.error || `Plugin "${plugin}" ended its stream with an error without a message.`, { plugin });
+}
+
+/** Anything thrown, as a PluginError: ours as they are, anything else as an unexpected failure with its stack for the log. */
+export function asPluginError(plugin: string | undefined, error: unknown): PluginError {
+  if (error instanceof PluginError) return error;
+  return new PluginError('protocol', `Unexpected failure: ${messageOf(error)}`, { plugin, cause: error, detail: error instanceof Error ? error.stack : undefined });
 }
 
 /** The message of anything thrown, for places that must not throw again while reporting. */

@@ -162,3 +162,68 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
   }
   return { line, column: offset - lineStart + 1 };
 }
+
+/** A stretch of the text, as offsets (end exclusive). */
+export interface TextSpan {
+  start: number;
+  end: number;
+}
+
+/** Where one property (or list item) of a JSON text is: its key (absent for list items and the root) and its value. */
+export interface PropertySpan {
+  key?: TextSpan;
+  value: TextSpan;
+}
+
+/**
+ * Where every property and list item of a valid JSON text is, keyed the way manifest problems name
+ * fields: "name", "env_vars.HOME", "file_types[0]"; "" is the root value. Undefined for invalid JSON.
+ * Walks with an explicit stack, like locateJsonError, so deep nesting cannot overflow the call stack.
+ */
+export function propertySpans(text: string): Map<string, PropertySpan> | undefined {
+  if (locateJsonError(text) !== undefined) return undefined;
+  const spans = new Map<string, PropertySpan>();
+  const stack: Array<{ open: '{' | '['; path: string; start: number; key?: TextSpan; items: number }> = [];
+  let pending: { path: string; key?: TextSpan } | undefined = { path: '' };
+  let i = 0;
+  for (;;) {
+    i = skipWhitespace(text, i);
+    if (i >= text.length) return spans;
+    const c = text[i];
+    if (pending) {
+      const { path, key } = pending;
+      pending = undefined;
+      if (c === '{' || c === '[') {
+        stack.push({ open: c, path, start: i, key, items: 0 });
+        i++;
+        continue;
+      }
+      const end = scanScalar(text, i) as number;
+      spans.set(path, { key, value: { start: i, end } });
+      i = end;
+      continue;
+    }
+    const top = stack[stack.length - 1];
+    if (!top) return spans;
+    if (c === ',') {
+      i++;
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+      spans.set(top.path, { key: top.key, value: { start: top.start, end: i + 1 } });
+      i++;
+    } else if (top.open === '{') {
+      const keyEnd = scanString(text, i) as number;
+      const name = JSON.parse(text.slice(i, keyEnd)) as string;
+      const key = { start: i, end: keyEnd };
+      i = skipWhitespace(text, keyEnd) + 1; // past the ':'
+      pending = { path: top.path === '' ? name : `${top.path}.${name}`, key };
+    } else {
+      pending = { path: `${top.path}[${top.items++}]` };
+    }
+  }
+}
+
+/** The 1-based line and column of an offset. */
+export function positionAt(text: string, offset: number): { line: number; column: number } {
+  return lineAndColumn(text, offset);
+}

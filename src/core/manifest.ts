@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PluginError, messageOf } from './errors';
+import { normaliseFileType } from './fileRule';
 import { parseJson } from './jsonSyntax';
 
 /** A plugin manifest: the seed's fields, optional new ones, and any unknown fields kept as they are. */
@@ -19,7 +20,7 @@ export interface Manifest {
   /** Defaults to {}. */
   env_vars: Record<string, string>;
   description?: string;
-  /** Extensions the plugin accepts, lower case with the dot: [".wav", ".mp3"]. None = any file. */
+  /** Extensions the plugin accepts, lower case with the dot: [".wav", ".mp3"], and "folder" for folders. None = any file (see fileRule.ts). */
   file_types?: string[];
   /** Pass the file as this keyword argument instead of the first positional argument. */
   file_arg?: string;
@@ -37,6 +38,8 @@ export interface ManifestProblem {
   message: string;
   /** The same without the path, for lists under the file's name. */
   reason: string;
+  /** Where a JSON syntax error is (1-based); field problems are placed by manifestPositions.ts. */
+  at?: { line: number; column: number };
 }
 
 export type ManifestEntry =
@@ -61,12 +64,23 @@ export const PLUGIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** A Python dotted module path and a Python identifier (Python allows non-ASCII letters in both). */
 const PYTHON_IDENTIFIER = /^[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*$/u;
 
+/** A Python identifier, e.g. a class name or a keyword argument ("WhisperPlugin", "audio_path"). */
+export function isPythonIdentifier(text: string): boolean {
+  return PYTHON_IDENTIFIER.test(text);
+}
+
+/** A dotted Python module path ("my_pkg.plugin"). */
+export function isPythonModuleName(text: string): boolean {
+  return text.split('.').every(isPythonIdentifier);
+}
+
 const WORKERS = ['rpp', 'cjm'] as const;
 
 /** A problem found while checking, before the file's path is put in front of it. */
 interface Finding {
   field?: string;
   text: string;
+  at?: { line: number; column: number };
 }
 
 /** Reads and checks one manifest file. Never throws, never blocks on a FIFO, never reads more than MAX_MANIFEST_BYTES + 1. */
@@ -138,7 +152,7 @@ export async function checkManifestBytes(manifestPath: string, bytes: Uint8Array
   const parsed = parseJson(text);
   if (!parsed.ok) {
     const { line, column, reason } = parsed.error;
-    return brokenEntry(manifestPath, undefined, [{ text: `is not valid JSON at line ${line}, column ${column}: ${reason}.` }]);
+    return brokenEntry(manifestPath, undefined, [{ text: `is not valid JSON at line ${line}, column ${column}: ${reason}.`, at: { line, column } }]);
   }
   return checkManifestValue(manifestPath, parsed.value, env);
 }
@@ -232,7 +246,7 @@ function checkName(name: string | undefined, findings: Finding[]): void {
 }
 
 function checkModule(module: string | undefined, findings: Finding[]): void {
-  if (module === undefined || module.split('.').every((part) => PYTHON_IDENTIFIER.test(part))) return;
+  if (module === undefined || isPythonModuleName(module)) return;
   const hint = /[\\/]|\.py$/.test(module)
     ? 'It looks like a file path: give the import name instead (the manifest\'s folder is on sys.path, so "plugin.py" beside it is "plugin").'
     : 'Give the dotted import name, e.g. "my_pkg.plugin".';
@@ -242,7 +256,7 @@ function checkModule(module: string | undefined, findings: Finding[]): void {
 /** Returns true when the value is present and a valid identifier. */
 function checkIdentifier(field: string, value: string | undefined, what: string, findings: Finding[]): boolean {
   if (value === undefined) return false;
-  if (PYTHON_IDENTIFIER.test(value)) return true;
+  if (isPythonIdentifier(value)) return true;
   findings.push({ field, text: `${q(field)}: ${show(value)} is not a Python identifier. Write ${what}.` });
   return false;
 }
@@ -298,19 +312,12 @@ function checkFileTypes(value: unknown, findings: Finding[]): string[] | undefin
     }
     const extension = normaliseFileType(item);
     if (extension === undefined) {
-      findings.push({ field, text: `${q(field)}: ${show(item)} is not a file extension. Write an extension such as ".wav" or ".tar.gz".` });
+      findings.push({ field, text: `${q(field)}: ${show(item)} is not a file extension. Write an extension such as ".wav" or ".tar.gz", or "folder" for folders.` });
       return;
     }
     normalised.add(extension);
   });
   return [...normalised];
-}
-
-/** ".WAV", "wav" and "*.wav" all mean ".wav"; undefined when the text cannot be an extension. */
-export function normaliseFileType(text: string): string | undefined {
-  const bare = text.trim().replace(/^\*?\.?/, '').toLowerCase();
-  if (bare === '' || /[\s\\/*?]/.test(bare)) return undefined;
-  return `.${bare}`;
 }
 
 function checkSeconds(field: string, value: unknown, findings: Finding[]): number | undefined {
@@ -369,17 +376,29 @@ async function executableProblem(file: string): Promise<ExecutableProblem | unde
 }
 
 async function findOnPath(command: string, env: NodeJS.ProcessEnv): Promise<{ path: string } | { problem: string }> {
+  const found = await findExecutableOnPath(command, env);
+  if (found !== undefined) return { path: found };
+  return {
+    problem: `"python_path": ${show(command)} was not found on PATH. Give the interpreter's full path (e.g. /home/me/envs/whisper/bin/python), or a path relative to the manifest's folder such as ./venv/bin/python.`,
+  };
+}
+
+/** The first executable file named `command` in PATH's folders (with PATHEXT's extensions on Windows), as a shell would find it. */
+export async function findExecutableOnPath(command: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const dirs = (envValue(env, 'PATH') ?? '').split(path.delimiter).filter((dir) => dir !== '');
   const names = commandNames(command, env);
   for (const dir of dirs) {
     for (const name of names) {
       const candidate = path.resolve(dir, name);
-      if ((await executableProblem(candidate)) === undefined) return { path: candidate };
+      if ((await executableProblem(candidate)) === undefined) return candidate;
     }
   }
-  return {
-    problem: `"python_path": ${show(command)} was not found on PATH. Give the interpreter's full path (e.g. /home/me/envs/whisper/bin/python), or a path relative to the manifest's folder such as ./venv/bin/python.`,
-  };
+  return undefined;
+}
+
+/** True when the file exists and may be executed (what python_path needs). */
+export async function isExecutableFile(file: string): Promise<boolean> {
+  return (await executableProblem(file)) === undefined;
 }
 
 /** On Windows a command is found with any of PATHEXT's extensions unless it already has one. */
@@ -408,21 +427,15 @@ export function expandHome(text: string): string {
   return text;
 }
 
-/** True when the plugin takes this file: no file_types = any file; otherwise a case-insensitive suffix match (".tar.gz" works). */
-export function manifestAccepts(manifest: Pick<Manifest, 'file_types'>, filePath: string): boolean {
-  const types = manifest.file_types;
-  if (types === undefined || types.length === 0) return true;
-  const name = path.basename(filePath).toLowerCase();
-  return types.some((type) => {
-    const extension = normaliseFileType(type);
-    return extension !== undefined && name.endsWith(extension);
-  });
-}
-
 /** A broken entry whose error summarises every problem on one line; the name falls back to the file's stem. */
 function brokenEntry(manifestPath: string, declaredName: string | undefined, findings: Finding[]): ManifestEntry {
   const file = show(manifestPath, Infinity);
-  const problems = findings.map(({ field, text }) => ({ ...(field === undefined ? {} : { field }), message: `${file}: ${text}`, reason: text }));
+  const problems = findings.map(({ field, text, at }) => ({
+    ...(field === undefined ? {} : { field }),
+    message: `${file}: ${text}`,
+    reason: text,
+    ...(at === undefined ? {} : { at }),
+  }));
   const summary = problems.length === 1 ? problems[0].message : `${file}: ${problems.length} problems: ${findings.map((f) => f.text).join(' ')}`;
   const name = declaredName ?? path.basename(manifestPath, path.extname(manifestPath));
   const error = new PluginError('manifest', summary, { plugin: name, manifestPath, detail: problems.map((p) => p.message).join('\n') });
@@ -431,7 +444,7 @@ function brokenEntry(manifestPath: string, declaredName: string | undefined, fin
 
 /** Adds one more problem to an entry (used for duplicate names, which only discovery can see). */
 export function withProblem(entry: ManifestEntry, field: string, text: string, name: string): ManifestEntry {
-  const findings: Finding[] = entry.ok ? [] : entry.problems.map((p) => ({ field: p.field, text: p.reason }));
+  const findings: Finding[] = entry.ok ? [] : entry.problems.map((p) => ({ field: p.field, text: p.reason, at: p.at }));
   return brokenEntry(entry.path, name, [...findings, { field, text }]);
 }
 

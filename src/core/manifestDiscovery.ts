@@ -10,13 +10,23 @@ export function defaultPluginDir(): string {
   return path.join(os.homedir(), '.cjm', 'plugins');
 }
 
+/** Where manifests live inside a (trusted) workspace folder. */
+export function workspacePluginDir(workspaceRoot: string): string {
+  return path.join(workspaceRoot, '.cjm', 'plugins');
+}
+
+/** A folder as a user names it in a setting: `~` and `~/…` are the home folder, a relative path starts at `base`. */
+export function resolvePluginDir(dir: string, base: string): string {
+  return path.resolve(base, expandHome(dir));
+}
+
 /** Folders named in RPP_PLUGIN_DIRS, separated like PATH (':' or ';' on Windows); `~` is expanded. */
 export function pluginDirsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env.RPP_PLUGIN_DIRS ?? '')
     .split(path.delimiter)
     .map((dir) => dir.trim())
     .filter((dir) => dir !== '')
-    .map((dir) => path.resolve(expandHome(dir)));
+    .map((dir) => resolvePluginDir(dir, process.cwd()));
 }
 
 export interface DiscoveryOptions {
@@ -46,7 +56,7 @@ export async function discoverManifests(dirs: string[], options: DiscoveryOption
 }
 
 function absoluteDir(dir: string): string {
-  return path.resolve(expandHome(dir));
+  return resolvePluginDir(dir, process.cwd());
 }
 
 /** A folder listed twice (or as the default and explicitly) is read once, at its first place. */

@@ -1,8 +1,14 @@
 // What the UI and the CLI show of one plugin: its manifest facts, its state and its last error.
 import type { PluginError } from './errors';
-import type { Manifest } from './manifest';
+import type { Manifest, ManifestProblem } from './manifest';
 
-export type PluginState = 'stopped' | 'starting' | 'ready' | 'busy' | 'crashed' | 'broken';
+/**
+ * stopped: no worker (not started yet, stopped, idle time-out); starting; ready; busy (calls running);
+ * failed: the last start failed (bad interpreter, import error, start-up time-out), the next use tries again;
+ * crashed: the worker died (the next call restarts it, unless it crashed too often);
+ * broken: the manifest cannot be used.
+ */
+export type PluginState = 'stopped' | 'starting' | 'ready' | 'busy' | 'failed' | 'crashed' | 'broken';
 
 /** What the UI shows of one plugin. */
 export interface PluginInfo {
@@ -11,6 +17,8 @@ export interface PluginInfo {
   description?: string;
   manifestPath: string;
   manifest?: Manifest; // absent when broken
+  /** Every problem of a broken manifest, each with its field (and position for JSON syntax errors). */
+  problems?: ManifestProblem[];
   pythonExecutable?: string;
   state: PluginState;
   lastError?: PluginError;
@@ -18,5 +26,15 @@ export interface PluginInfo {
   startedAt?: number; // ms epoch
   /** Calls currently running. */
   running: number;
-  fileTypes: string[]; // [] = any file
+  fileTypes: string[]; // [] = any file; may hold "folder" (see fileRule.ts)
+}
+
+/** A plugin whose last start or run went wrong: pickers list it after the others until it runs again. */
+export function needsAttention(plugin: Pick<PluginInfo, 'state'>): boolean {
+  return plugin.state === 'failed' || plugin.state === 'crashed';
+}
+
+/** A plugin that can be started or run (its manifest is usable). */
+export function isRunnable(plugin: Pick<PluginInfo, 'state'>): boolean {
+  return plugin.state !== 'broken';
 }

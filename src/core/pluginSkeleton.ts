@@ -1,4 +1,4 @@
-// Writes a working plugin skeleton (a Python class and its manifest) for `Plugins: Create Plugin…`.
+// Writes a working plugin skeleton (a Python class and its manifest) for `Remote Plugins: Create Plugin…`.
 // The skeleton runs as it is on any file and streams two items, so an author starts from something
 // that works and changes it step by step, instead of from an empty file.
 import fs from 'node:fs/promises';

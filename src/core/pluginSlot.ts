@@ -8,6 +8,18 @@ import { RestartBudget } from './restartBudget';
 import type { LogEvent } from './logEvent';
 import type { PluginInfo, PluginState } from './pluginInfo';
 
+/** The plugin rejected a configuration (its initialize raised): a 'config' error that says so, with the plugin's own words. */
+export function configRejected(plugin: string, error: unknown): PluginError {
+  const cause = error instanceof PluginError ? error : undefined;
+  if (cause && cause.kind !== 'plugin') return cause;
+  return new PluginError('config', `${plugin} rejected its configuration: ${cause?.message ?? messageOf(error)}`, {
+    plugin,
+    job: cause?.job,
+    detail: cause?.detail,
+    cause: error,
+  });
+}
+
 export interface SlotSettings {
   workerScript: string;
   idleTimeoutMs: number;
@@ -57,6 +69,7 @@ export class PluginSlot {
       description: entry.ok ? entry.manifest.description : undefined,
       manifestPath: entry.path,
       manifest: entry.ok ? entry.manifest : undefined,
+      problems: entry.ok ? undefined : entry.problems,
       pythonExecutable: entry.ok ? entry.pythonExecutable : undefined,
       state: this.state,
       lastError: this.lastError,
@@ -168,7 +181,8 @@ export class PluginSlot {
       });
     } catch (error) {
       const failure = error instanceof PluginError ? error : new PluginError('start', messageOf(error), { plugin: this.name, cause: error });
-      this.fail('stopped', failure);
+      // A cancelled start is not a failure of the plugin; anything else stays visible until a start succeeds.
+      this.fail(failure.kind === 'cancelled' ? 'stopped' : 'failed', failure);
       throw failure;
     }
     this.worker = worker;
@@ -190,9 +204,10 @@ export class PluginSlot {
       this.event('info', `Applied saved configuration: ${JSON.stringify(config)}`);
     } catch (error) {
       // The plugin rejected its saved configuration: it still runs with its defaults, and the user is told.
-      const failure = error instanceof PluginError ? error : new PluginError('plugin', messageOf(error), { plugin: this.name });
+      const failure = configRejected(this.name, error);
       this.lastError = failure;
-      this.event('error', `Saved configuration was rejected: ${failure.message}${failure.detail ? `\n${failure.detail}` : ''}`);
+      // The traceback is already in the log: the worker wrote it to its stderr.
+      this.event('error', `Saved configuration was rejected: ${failure.message}`);
     }
   }
 
@@ -207,7 +222,8 @@ export class PluginSlot {
       this.setState('stopped');
       return;
     }
-    this.event('error', `Worker died (${how})${stderrTail ? `. Last output:\n${stderrTail}` : ''}`);
+    // Its last output is already in the log, line by line as the worker wrote it.
+    this.event('error', `Worker died (${how})`);
     if (!this.budget.recordCrash()) {
       this.crashLoop = true;
       this.fail('crashed', this.crashLoopError(stderrTail));
@@ -278,9 +294,10 @@ export class PluginSlot {
     }
   }
 
+  /** The detail (stderr tail, traceback) is not logged again: the worker's stderr is in the log already. */
   private fail(state: PluginState, error: PluginError): void {
     this.lastError = error;
-    this.event('error', error.message + (error.detail ? `\n${error.detail}` : ''));
+    this.event('error', error.message);
     this.setState(state);
   }
 

@@ -3,13 +3,14 @@
 import { PluginError } from './errors';
 import { Emitter, type Disposable } from './emitter';
 import { materializeFileInput, type FileInput } from './fileInput';
+import { refusal, type RunTarget } from './fileRule';
 import type { ManifestEntry } from './manifest';
-import { manifestAccepts } from './manifest';
 import type { LogEvent } from './logEvent';
-import type { PluginInfo } from './pluginInfo';
+import { isRunnable, type PluginInfo } from './pluginInfo';
 import { defaultPluginDir, discoverManifests } from './manifestDiscovery';
 import { watchManifestDirs } from './manifestWatcher';
-import { PluginSlot, type SlotSettings } from './pluginSlot';
+import { workerProgress, type ProgressReport } from './progress';
+import { PluginSlot, configRejected, type SlotSettings } from './pluginSlot';
 import type { PluginWorker } from './pluginWorker';
 import type { WorkerStats } from './workerStats';
 import { defaultWorkerScript } from './workerScript';
@@ -92,9 +93,12 @@ export class PluginRegistry {
     return [...new Set([...dirs, ...this.options.pluginDirs])];
   }
 
-  accepts(name: string, filePath: string): boolean {
-    const entry = this.slots.get(name)?.entry;
-    return entry?.ok === true && manifestAccepts(entry.manifest, filePath);
+  /**
+   * Whether the plugin takes this file or folder (fileRule.ts): undefined when it does, else why not and
+   * which plugins would. Every entry point that runs a plugin on a file asks this first.
+   */
+  refusal(name: string, target: RunTarget): string | undefined {
+    return refusal(this.slot(name).info(), this.list().filter(isRunnable), target);
   }
 
   async start(name: string): Promise<void> {
@@ -126,8 +130,15 @@ export class PluginRegistry {
     await this.reload();
   }
 
+  /** Applies a configuration; a plugin that refuses it fails with a 'config' error in its own words. */
   async initialize(name: string, config: Record<string, unknown>): Promise<void> {
-    await this.slot(name).withWorker((worker) => worker.initialize(config));
+    await this.slot(name).withWorker(async (worker) => {
+      try {
+        await worker.initialize(config);
+      } catch (error) {
+        throw configRejected(name, error);
+      }
+    });
   }
 
   async execute(name: string, call: PluginCall): Promise<unknown> {
@@ -167,6 +178,23 @@ export class PluginRegistry {
 
   async health(name: string): Promise<Record<string, unknown>> {
     return this.query(name, (worker) => worker.health());
+  }
+
+  /**
+   * Whether the plugin streams (its class has execute_stream), as its worker's /health says; starts the
+   * worker when needed. A worker that does not say (the seed's) is streamed: its execute_stream falls
+   * back to execute, so the one result arrives either way.
+   */
+  async streams(name: string): Promise<boolean> {
+    const health = await this.health(name);
+    const streams = (health as { streams?: unknown }).streams;
+    return typeof streams === 'boolean' ? streams : true;
+  }
+
+  /** How far the running call is, as the plugin reports it through /progress; never starts a worker. */
+  async progress(name: string): Promise<ProgressReport | undefined> {
+    const answer = await this.slot(name).probe((worker) => worker.progress()).catch(() => undefined);
+    return workerProgress(answer);
   }
 
   async configSchema(name: string): Promise<Record<string, unknown>> {

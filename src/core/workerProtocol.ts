@@ -19,6 +19,8 @@ export type RppHealth = {
   pid: number;
   busy: boolean;
   protocol: number;
+  /** The plugin class has execute_stream. */
+  streams: boolean;
 };
 
 /** cjm's GET /health: schemas/protocol/cjm-health.schema.json. */

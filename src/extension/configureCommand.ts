@@ -4,7 +4,7 @@
 // saved values whenever the worker starts.
 import * as vscode from 'vscode';
 import type { PluginRegistry } from '../core/registry';
-import { checkValues, flatFields, parseInput, type Field } from './configSchema';
+import { checkValues, flatFields, parseInput, type Field } from '../core/configSchema';
 import type { PluginErrors } from './pluginErrors';
 import type { PluginPick } from './pluginPick';
 import { SECTION, savePluginConfig, savedPluginConfig } from './settings';
@@ -42,8 +42,9 @@ export class ConfigureCommand {
         void vscode.window.showErrorMessage(`${name}: settings not saved. ${problems.join(' ')}`);
         return false;
       }
-      await savePluginConfig(name, chosen);
+      // Applied first: a configuration the plugin rejects is not saved (it would be rejected at every start).
       await this.registry.initialize(name, chosen);
+      await savePluginConfig(name, chosen);
       void vscode.window.setStatusBarMessage(`${name}: settings saved and applied.`, 3000);
       return true;
     } catch (error) {

@@ -3,9 +3,10 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { PluginError, messageOf } from '../core/errors';
-import { PLUGIN_NAME_PATTERN } from '../core/manifest';
+import { newManifestProblem } from '../core/manifestEdits';
 import { writePluginSkeleton, type SkeletonOptions } from '../core/pluginSkeleton';
-import { pickFolder, pickInterpreter } from './createManifest';
+import { pickFolder } from './createManifest';
+import { pickInterpreter } from './interpreterPick';
 import { requireTrust } from './workspaceTrust';
 
 /** `options` lets a caller (another extension, a test) skip the questions. */
@@ -17,7 +18,7 @@ export async function createPlugin(options?: SkeletonOptions): Promise<string | 
     const files = await writePluginSkeleton(chosen);
     await vscode.window.showTextDocument(vscode.Uri.file(files.modulePath));
     void vscode.window.showInformationMessage(
-      `Plugin "${chosen.name}" created in ${chosen.folder}. It runs as it is: try "Plugins: Stream on Current File" on any file.`,
+      `Plugin "${chosen.name}" created in ${chosen.folder}. It runs as it is: try "Remote Plugins: Run Plugin…" on any file.`,
     );
     return files.manifestPath;
   } catch (error) {
@@ -30,10 +31,10 @@ async function askOptions(): Promise<SkeletonOptions | undefined> {
   const name = await vscode.window.showInputBox({
     title: 'New plugin: name',
     prompt: 'The plugin name shown in the Plugins view; it also names the files, e.g. word-count',
-    validateInput: (value) => (PLUGIN_NAME_PATTERN.test(value) ? undefined : 'Use letters, digits, ".", "_" or "-", starting with a letter or digit.'),
+    validateInput: (value) => newManifestProblem('name', value),
   });
   if (!name) return undefined;
-  const pythonPath = await pickInterpreter();
+  const pythonPath = await pickInterpreter('New plugin: interpreter');
   if (!pythonPath) return undefined;
   const folder = await pickFolder();
   return folder ? { name, pythonPath, folder: path.resolve(folder) } : undefined;

@@ -2,18 +2,23 @@
 // surface to it; deactivate() stops every worker. No worker starts here: plugins start on first use.
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { menuContext } from '../core/fileRule';
+import type { Interpreter } from '../core/interpreterDiscovery';
 import type { SkeletonOptions } from '../core/pluginSkeleton';
+import { isRunnable } from '../core/pluginInfo';
 import { PluginRegistry } from '../core/registry';
 import { ConfigureCommand } from './configureCommand';
 import { createManifest } from './createManifest';
 import { createPlugin } from './createPlugin';
+import { findInterpreters } from './interpreterPick';
+import { ManifestProblems } from './manifestProblems';
 import { PluginCommands } from './pluginCommands';
 import { PluginErrors } from './pluginErrors';
 import { PluginLogs } from './pluginLogs';
 import { PluginPick } from './pluginPick';
 import { PluginTree } from './pluginTree';
 import { RESULTS_CHANNEL_NAME } from './resultsOutput';
-import { RunCommands, type RunOptions } from './runCommands';
+import { RunCommands, type RunOptions, type RunRequest } from './runCommands';
 import { SECTION, affectsRegistry, configuredFolders, readSettings, registryOptions, savedPluginConfig } from './settings';
 import { StatsPoller } from './statsPoller';
 import { StatusItem } from './statusItem';
@@ -24,12 +29,18 @@ export interface RemotePluginProxyApi {
   readonly tree: PluginTree;
   readonly status: StatusItem;
   readonly runs: RunCommands;
+  /** The interpreters the interpreter picker offers (Create Plugin…, Set Interpreter…). */
+  readonly interpreters: () => Promise<Interpreter[]>;
   /** How long activate() took, in milliseconds (also written to the "Remote Plugin Proxy" log). */
   readonly activationMs: number;
 }
 
 export const VIEW_ID = 'remotePluginProxy.plugins';
+// The explorer menus show "Run Plugin on File…" where core/fileRule.ts would offer a plugin.
 const FILE_TYPES_CONTEXT = 'remotePluginProxy.fileTypes';
+const ANY_FILE_CONTEXT = 'remotePluginProxy.anyFile';
+const FOLDERS_CONTEXT = 'remotePluginProxy.folders';
+const LAST_RUN_CONTEXT = 'remotePluginProxy.hasLastRun';
 
 let registry: PluginRegistry | undefined;
 
@@ -53,18 +64,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
   const tree = new PluginTree(current, poller);
   const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree });
   const status = new StatusItem(current);
-  const runs = new RunCommands(current, pick, errors, readSettings, vscode.Uri.joinPath(context.extensionUri, 'media'), resultsChannel);
-  const lifecycle = new PluginCommands(current, pick, errors, logs, log);
+  const onDidRun = () => void vscode.commands.executeCommand('setContext', LAST_RUN_CONTEXT, true);
+  const runs = new RunCommands(current, pick, errors, readSettings, vscode.Uri.joinPath(context.extensionUri, 'media'), resultsChannel, onDidRun);
+  const problems = new ManifestProblems(current);
+  const lifecycle = new PluginCommands(current, pick, errors, logs, log, problems);
   const configure = new ConfigureCommand(current, pick, errors);
-  context.subscriptions.push(logs, poller, tree, treeView, status);
+  context.subscriptions.push(logs, poller, tree, treeView, status, problems);
 
   const onRegistryChange = (plugin: string | undefined) => {
     tree.refresh();
     status.update();
     poller.pluginChanged();
-    if (plugin === undefined) updateListContext(current, treeView);
+    if (plugin === undefined) {
+      updateListContext(current, treeView);
+      void problems.update();
+    }
   };
   updateListContext(current, treeView);
+  void problems.update();
   context.subscriptions.push(
     toVscode(current.onDidChange(onRegistryChange)),
     toVscode(current.onLog((event) => logs.append(event))),
@@ -81,9 +98,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
   poller.setVisible(treeView.visible);
 
   const commands: Record<string, (...args: unknown[]) => unknown> = {
+    run: (uri, uris, options) => runs.runOnFiles('auto', uri, uris, options as RunOptions | undefined),
+    runOnExplorerFile: (uri, uris, options) => runs.runOnFiles('auto', uri, uris, options as RunOptions | undefined),
+    runOnExplorerFolder: (uri, uris, options) => runs.runOnFiles('auto', uri, uris, options as RunOptions | undefined),
     runOnFile: (uri, uris, options) => runs.runOnFiles('execute', uri, uris, options as RunOptions | undefined),
     streamOnFile: (uri, uris, options) => runs.runOnFiles('stream', uri, uris, options as RunOptions | undefined),
-    runPlugin: (plugin) => runs.runPluginOnPickedFiles(plugin),
+    runPlugin: (plugin, uris) => runs.runPluginOnPickedFiles(plugin, uris),
+    runAgain: (request) => runs.runAgain(request as RunRequest | undefined),
+    setInterpreter: (plugin, pythonPath) => lifecycle.setInterpreter(plugin, typeof pythonPath === 'string' ? pythonPath : undefined),
     start: (plugin) => lifecycle.start(plugin),
     stop: (plugin) => lifecycle.stop(plugin),
     restart: (plugin) => lifecycle.restart(plugin),
@@ -101,7 +123,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
 
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms; ${current.list().length} plugins from ${current.pluginDirs.join(', ')}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}.`);
-  return { registry: current, tree, status, runs, activationMs };
+  return { registry: current, tree, status, runs, interpreters: findInterpreters, activationMs };
 }
 
 /** VS Code waits for this promise (up to 5 s): every worker gets /cleanup, SIGTERM, then SIGKILL. */
@@ -116,10 +138,12 @@ async function applySettings(current: PluginRegistry, log: vscode.LogOutputChann
   log.info(`Settings applied; manifests from ${current.pluginDirs.join(', ')}.`);
 }
 
-/** The explorer menus show our commands on the file types some plugin declares; the view says what limits it. */
+/** The explorer menus show our commands where some plugin takes the file or folder; the view says what limits it. */
 function updateListContext(current: PluginRegistry, treeView: vscode.TreeView<unknown>): void {
-  const fileTypes = [...new Set(current.list().flatMap((plugin) => plugin.fileTypes))];
-  void vscode.commands.executeCommand('setContext', FILE_TYPES_CONTEXT, fileTypes);
+  const menu = menuContext(current.list().filter(isRunnable));
+  void vscode.commands.executeCommand('setContext', FILE_TYPES_CONTEXT, menu.extensions);
+  void vscode.commands.executeCommand('setContext', ANY_FILE_CONTEXT, menu.anyFile);
+  void vscode.commands.executeCommand('setContext', FOLDERS_CONTEXT, menu.folders);
   const notes: string[] = [];
   if (!vscode.workspace.isTrusted) notes.push("Restricted Mode: the workspace's manifests are ignored and plugins do not run.");
   // A workspace without .cjm/plugins is normal; a folder the user named that does not exist is worth saying.

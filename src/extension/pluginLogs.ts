@@ -29,11 +29,16 @@ export class PluginLogs implements vscode.Disposable {
     }
   }
 
-  /** A failed call: the user's message, then the long detail (traceback, stderr tail) for whoever debugs it. */
+  /**
+   * A failed call: the user's message, then the long detail for whoever debugs it, unless the worker
+   * already wrote it to its stderr (which is in this log): a plugin's traceback, the output of a worker
+   * that failed to start or died. So a traceback appears once.
+   */
   appendError(plugin: string, error: PluginError): void {
     const channel = this.channel(plugin);
     channel.error(`${error.kind}: ${error.message}`);
-    if (error.detail) channel.error(error.detail);
+    const fromStderr = error.job !== undefined || error.kind === 'start' || error.kind === 'crash' || error.kind === 'crash-loop';
+    if (error.detail && !fromStderr) channel.error(error.detail);
   }
 
   show(plugin: string): void {

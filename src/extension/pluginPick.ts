@@ -1,7 +1,8 @@
-// Asking which plugin: a quick pick of the plugins that fit, the last used first. Commands that get
-// a plugin as an argument (a tree node or a name) skip the question.
+// Asking which plugin: a quick pick of the plugins that fit, the last used first, and plugins whose
+// last start or run failed after the others until they run again. Commands that get a plugin as an
+// argument (a tree node or a name) skip the question.
 import * as vscode from 'vscode';
-import type { PluginInfo } from '../core/pluginInfo';
+import { needsAttention, type PluginInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
 import type { PluginNode } from './pluginTree';
 
@@ -13,6 +14,14 @@ export function pluginNameOf(argument: unknown): string | undefined {
   return undefined;
 }
 
+/** What to say when no plugin fits (the default points at the Plugins view). */
+export interface NothingFits {
+  message: string;
+  actions?: Array<{ title: string; command: string }>;
+}
+
+const SHOW_PLUGINS = { title: 'Show Plugins', command: 'workbench.view.extension.remotePluginProxy' };
+
 export class PluginPick {
   constructor(
     private readonly registry: PluginRegistry,
@@ -20,20 +29,24 @@ export class PluginPick {
   ) {}
 
   /** The plugin named by the argument, or the user's pick among those that pass `fits`. */
-  async choose(argument: unknown, placeHolder: string, fits: (plugin: PluginInfo) => boolean = () => true): Promise<string | undefined> {
+  async choose(
+    argument: unknown,
+    placeHolder: string,
+    fits: (plugin: PluginInfo) => boolean = () => true,
+    nothingFits: () => NothingFits = () => ({ message: 'No plugin fits. Add a manifest or check the Plugins view for broken ones.' }),
+  ): Promise<string | undefined> {
     const named = pluginNameOf(argument);
     if (named !== undefined) return named;
     const candidates = this.ordered(this.registry.list().filter(fits));
     if (candidates.length === 0) {
-      void vscode.window.showInformationMessage('No plugin fits. Add a manifest or check the Plugins view for broken ones.', 'Show Plugins').then((choice) => {
-        if (choice) void vscode.commands.executeCommand('workbench.view.extension.remotePluginProxy');
+      const { message, actions = [SHOW_PLUGINS] } = nothingFits();
+      void vscode.window.showInformationMessage(message, ...actions.map((action) => action.title)).then((choice) => {
+        const chosen = actions.find((action) => action.title === choice);
+        if (chosen) void vscode.commands.executeCommand(chosen.command);
       });
       return undefined;
     }
-    const picked = await vscode.window.showQuickPick(
-      candidates.map((plugin) => ({ label: plugin.name, description: `${plugin.version} · ${plugin.state}`, detail: plugin.description })),
-      { placeHolder, matchOnDescription: true, matchOnDetail: true },
-    );
+    const picked = await vscode.window.showQuickPick(candidates.map(pickItem), { placeHolder, matchOnDescription: true, matchOnDetail: true });
     return picked?.label;
   }
 
@@ -42,12 +55,23 @@ export class PluginPick {
     await this.memento.update(LAST_USED_KEY, [name, ...recent].slice(0, 20));
   }
 
-  private ordered(plugins: PluginInfo[]): PluginInfo[] {
+  /** Healthy plugins first, the last used first among them; then those that failed, in the same order. */
+  ordered(plugins: PluginInfo[]): PluginInfo[] {
     const recent = this.memento.get<string[]>(LAST_USED_KEY, []);
     const rank = (name: string) => {
       const index = recent.indexOf(name);
       return index === -1 ? recent.length : index;
     };
-    return [...plugins].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+    const trouble = (plugin: PluginInfo) => (needsAttention(plugin) ? 1 : 0);
+    return [...plugins].sort((a, b) => trouble(a) - trouble(b) || rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
   }
+}
+
+function pickItem(plugin: PluginInfo): vscode.QuickPickItem {
+  const problem = needsAttention(plugin) ? plugin.lastError?.message.split('\n', 1)[0] : undefined;
+  return {
+    label: plugin.name,
+    description: [plugin.version, plugin.state].filter(Boolean).join(' · '),
+    detail: problem ? `$(error) ${problem}` : plugin.description,
+  };
 }

@@ -16,6 +16,7 @@ const STATE_ICONS: Record<PluginState, vscode.ThemeIcon> = {
   starting: new vscode.ThemeIcon('loading~spin'),
   ready: new vscode.ThemeIcon('pass-filled', new vscode.ThemeColor('testing.iconPassed')),
   busy: new vscode.ThemeIcon('sync~spin', new vscode.ThemeColor('charts.blue')),
+  failed: new vscode.ThemeIcon('circle-slash', new vscode.ThemeColor('errorForeground')),
   crashed: new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')),
   broken: new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')),
 };
@@ -77,9 +78,10 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
   }
 }
 
-/** "1.0.0 · ready · 412 MB · 3% CPU", or the error of a broken plugin. */
+/** "1.0.0 · ready · 412 MB · 3% CPU", the reason of a failed start, or the error of a broken plugin (the tooltip has all of it). */
 function describePlugin(plugin: PluginInfo, stats: WorkerStats | undefined): string {
   if (plugin.state === 'broken') return `broken · ${firstLine(withShortPath(plugin.lastError?.message ?? 'invalid manifest', plugin.manifestPath))}`;
+  if (plugin.state === 'failed') return [plugin.version, 'failed', firstLine(startFailure(plugin))].filter(Boolean).join(' · ');
   const parts = [plugin.version, plugin.state];
   if (plugin.running > 1) parts.push(`${plugin.running} calls`);
   if (stats) parts.push(...statsSummary(stats));
@@ -103,11 +105,41 @@ function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.Mar
     ...(stats ? statsRows(stats) : [['PID', plugin.pid?.toString()] as [string, string | undefined]]),
   ];
   for (const [label, value] of rows) if (value !== undefined) md.appendMarkdown(`${label}: \`${value.replace(/`/g, "'")}\`  \n`);
-  if (plugin.lastError) {
-    md.appendMarkdown('\n**Last error:** ');
-    md.appendText(plugin.lastError.message);
-  }
+  appendProblems(md, plugin);
   return md;
+}
+
+/** The whole reason, never cut: every manifest problem, or the last error with its exit code and the worker's last output. */
+function appendProblems(md: vscode.MarkdownString, plugin: PluginInfo): void {
+  if (plugin.state === 'broken' && plugin.problems && plugin.problems.length > 0) {
+    md.appendMarkdown(`\n**${plugin.problems.length === 1 ? 'Problem' : `${plugin.problems.length} problems`}** (click to open the manifest there):\n\n`);
+    for (const problem of plugin.problems) {
+      md.appendMarkdown('- ');
+      md.appendText(problem.at ? `line ${problem.at.line}, column ${problem.at.column}: ${problem.reason}` : problem.reason);
+      md.appendMarkdown('\n');
+    }
+    return;
+  }
+  const error = plugin.lastError;
+  if (!error) return;
+  md.appendMarkdown(plugin.state === 'failed' ? '\n**Failed to start:** ' : '\n**Last error:** ');
+  md.appendText(error.message);
+  const exit = error.options.signal ? `signal ${error.options.signal}` : error.options.exitCode != null ? `code ${error.options.exitCode}` : undefined;
+  if (exit) md.appendMarkdown(`\n\nExit: \`${exit}\``);
+  if (error.detail && (plugin.state === 'failed' || plugin.state === 'crashed')) {
+    md.appendMarkdown('\n\nLast output:\n');
+    md.appendCodeblock(lastLines(error.detail, 15), 'text');
+  }
+}
+
+/** A failed start's reason without the repeated "Plugin "x" did not start:". */
+function startFailure(plugin: PluginInfo): string {
+  const message = plugin.lastError?.message ?? 'did not start';
+  return message.replace(`Plugin "${plugin.name}" did not start: `, '');
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
 }
 
 function escape(text: string): string {

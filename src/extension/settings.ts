@@ -2,14 +2,11 @@
 // be able to choose which folders (and therefore which interpreters) we run, so only the user's own
 // values count and the workspace's `.cjm/plugins` folders are skipped.
 import os from 'node:os';
-import path from 'node:path';
 import * as vscode from 'vscode';
+import { resolvePluginDir, workspacePluginDir } from '../core/manifestDiscovery';
 import type { RegistryOptions } from '../core/registry';
 
 export const SECTION = 'remotePluginProxy';
-
-/** Where manifests are looked for inside a trusted workspace folder. */
-export const WORKSPACE_MANIFEST_DIR = path.join('.cjm', 'plugins');
 
 export type ResultsTarget = 'webview' | 'output';
 
@@ -39,7 +36,7 @@ export function manifestFolders(settings: Settings): string[] {
   const folders = configuredFolders(settings);
   if (vscode.workspace.isTrusted) {
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      if (folder.uri.scheme === 'file') folders.push(path.join(folder.uri.fsPath, WORKSPACE_MANIFEST_DIR));
+      if (folder.uri.scheme === 'file') folders.push(workspacePluginDir(folder.uri.fsPath));
     }
   }
   return [...new Set(folders)];
@@ -85,12 +82,10 @@ function trustedValue<T>(key: string): T | undefined {
   return inspected?.globalValue ?? inspected?.defaultValue;
 }
 
-/** `~/x` and paths relative to the first workspace folder (only when trusted), as the user would expect. */
+/** `~/x` and paths relative to the first workspace folder (only when trusted, else the home folder), as the user would expect. */
 function resolveFolderSetting(folder: string): string {
-  if (folder === '~' || folder.startsWith('~/')) return path.join(os.homedir(), folder.slice(1));
-  if (path.isAbsolute(folder)) return folder;
   const base = vscode.workspace.isTrusted ? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath : undefined;
-  return path.resolve(base ?? os.homedir(), folder);
+  return resolvePluginDir(folder, base ?? os.homedir());
 }
 
 /** True when a configuration change concerns the registry (not only the results target or stats interval). */

@@ -1,5 +1,5 @@
 // The status bar item, after rust-analyzer's: a small health model (ok, warning when a plugin has
-// crashed or its manifest is broken, a spinner with the count while calls run) and a Markdown
+// crashed, failed to start or its manifest is broken, a spinner with the count while calls run) and a Markdown
 // tooltip whose links are the actions that help (Show Logs, Stop All, Refresh).
 import * as vscode from 'vscode';
 import type { PluginInfo } from '../core/pluginInfo';
@@ -26,7 +26,7 @@ export class StatusItem implements vscode.Disposable {
   update(): void {
     const plugins = this.registry.list();
     const running = plugins.reduce((sum, plugin) => sum + plugin.running, 0);
-    const troubled = plugins.filter((plugin) => plugin.state === 'crashed' || plugin.state === 'broken');
+    const troubled = plugins.filter((plugin) => plugin.state === 'crashed' || plugin.state === 'failed' || plugin.state === 'broken');
     this.health = running > 0 ? 'busy' : troubled.length > 0 ? 'warning' : 'ok';
     this.item.text = this.text(running, troubled.length);
     this.item.backgroundColor = this.health === 'warning' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
@@ -53,7 +53,8 @@ function tooltip(plugins: PluginInfo[], running: number, troubled: PluginInfo[])
   if (running > 0) md.appendMarkdown(`, ${running} call${running === 1 ? '' : 's'} in progress`);
   md.appendMarkdown('\n\n');
   for (const plugin of troubled) {
-    md.appendMarkdown(`$(${plugin.state === 'broken' ? 'warning' : 'error'}) ${plugin.name} is ${plugin.state}: `);
+    const what = plugin.state === 'failed' ? 'failed to start' : `is ${plugin.state}`;
+    md.appendMarkdown(`$(${plugin.state === 'broken' ? 'warning' : 'error'}) ${plugin.name} ${what}: `);
     md.appendText(plugin.lastError?.message.split('\n', 1)[0] ?? 'no details');
     md.appendMarkdown('\n\n');
   }

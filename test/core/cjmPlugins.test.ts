@@ -82,7 +82,7 @@ for (const plugin of PLUGINS) {
 
     const config = await rpp(['run', plugin, input, '--config', '{"model": "huge"}']);
     assert.equal(config.code, 1, config.stderr);
-    assert.match(config.stderr, /^rpp: (ValueError: )?unknown model 'huge': choose tiny or base$/m);
+    assert.match(config.stderr, new RegExp(`^rpp: ${plugin} rejected its configuration: (ValueError: )?unknown model 'huge': choose tiny or base$`, 'm'));
 
     const failed = await rpp(['run', plugin, input, '--arg', 'action=raise', '--arg', 'why=speaker']);
     assert.equal(failed.code, 1, failed.stderr);

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { RULE_CASES, RULE_PLUGINS, isFolderInput } from '../helpers/fileRuleCases';
 import { fixturePlugins, projectRoot, python } from '../helpers/python';
 
 const cli = path.join(projectRoot, 'dist', 'cli.js');
@@ -137,6 +138,9 @@ describe('rpp CLI', () => {
     assert.equal((await rpp(['run', 'nope', 'x'])).code, 2);
     assert.equal((await rpp(['run', 'life'])).code, 2);
     assert.equal((await rpp(['frobnicate'])).code, 2);
+    const wrongType = await rpp(['run', 'life', path.join(dir, 'input.txt'), '--config', '{"greeting": 5}']);
+    assert.equal(wrongType.code, 2, 'a --config value the schema does not allow is a usage error, before the plugin sees it');
+    assert.match(wrongType.stderr, /--config does not fit life's settings: greeting must be string \(got 5\)\./);
     const badConfig = await rpp(['run', 'life', 'x', '--config', '{oops']);
     assert.equal(badConfig.code, 2);
     assert.match(badConfig.stderr, /--config is not valid JSON/);
@@ -236,3 +240,45 @@ function readProcStat(pid: number): string | undefined {
     return undefined;
   }
 }
+
+describe('rpp run and the file rule (the shared cases of test/helpers/fileRuleCases.ts)', () => {
+  let rules: string;
+  before(async () => {
+    rules = path.join(dir, 'rules');
+    await mkdir(path.join(rules, 'inputs', 'in.wav'), { recursive: true });
+    for (const plugin of RULE_PLUGINS) {
+      await writeFile(path.join(rules, `${plugin.name}.json`), JSON.stringify({ ...plugin, python_path: python, module: 'echo_plugin', class: 'ExecuteOnlyPlugin' }));
+    }
+    for (const { input } of RULE_CASES) {
+      const file = path.join(rules, 'inputs', input);
+      if (isFolderInput(input)) await mkdir(file, { recursive: true });
+      else await writeFile(file, 'x');
+    }
+  });
+
+  for (const { input, takers } of RULE_CASES) {
+    test(`${input}: runs on ${takers.join(', ')}, refused by the others with the reason`, async () => {
+      const file = path.join(rules, 'inputs', input.replace(/\/$/, ''));
+      const results = await Promise.all(RULE_PLUGINS.map((plugin) => rpp(['run', plugin.name, file, '--json', '--plugins-dir', rules])));
+      RULE_PLUGINS.forEach((plugin, index) => {
+        const result = results[index]!;
+        if (takers.includes(plugin.name)) {
+          assert.equal(result.code, 0, `${plugin.name} should run on ${input}: ${result.stderr}`);
+          assert.deepEqual(JSON.parse(result.stdout), { only: [file] });
+        } else {
+          assert.equal(result.code, 2, `${plugin.name} should refuse ${input}: ${result.stdout}`);
+          assert.ok(result.stderr.startsWith(`rpp: ${plugin.name} does not take ${path.basename(file)}: it takes `), result.stderr);
+          // The alternatives also list the CLI tests' own "life" plugin, which takes any file.
+          const alternatives = /Plugins that take it: (.*)\.\n/.exec(result.stderr)?.[1]?.split(', ') ?? [];
+          for (const taker of takers) assert.ok(alternatives.includes(taker), `${taker} missing from ${result.stderr}`);
+        }
+      });
+    });
+  }
+
+  test('a missing file is a usage error that names it', async () => {
+    const result = await rpp(['run', 'rule-any', path.join(dir, 'no-such-file.wav'), '--plugins-dir', rules]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /no-such-file\.wav does not exist/);
+  });
+});

@@ -1,4 +1,4 @@
-// Manifest checking: every validation case names the file and the field; python_path resolution; accepts().
+// Manifest checking: every validation case names the file and the field; python_path resolution (which files a plugin takes: fileRule.test.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,8 +11,6 @@ import {
   MAX_MANIFEST_BYTES,
   checkManifestBytes,
   checkManifestValue,
-  manifestAccepts,
-  normaliseFileType,
   readManifest,
   resolvePythonExecutable,
   type ManifestEntry,
@@ -288,30 +286,5 @@ describe('python_path', () => {
     assert.match(folder, /"python_path": .*venv \(from \.\/venv\) is a folder, not an interpreter\. Point it at the interpreter inside it \(e\.g\. .*venv\/bin\/python\)/);
     const notExecutable = problemAbout(await check({ ...valid, python_path: './not-executable' }), 'python_path');
     assert.match(notExecutable, /is not executable\. Make it executable \(chmod \+x\)/);
-  });
-});
-
-describe('manifestAccepts', () => {
-  test('no file_types or an empty list accepts any file', () => {
-    assert.equal(manifestAccepts({}, '/a/b.xyz'), true);
-    assert.equal(manifestAccepts({ file_types: [] }, '/a/b'), true);
-  });
-  test('case-insensitive suffix match, including multi-dot extensions', () => {
-    const manifest = { file_types: ['.wav', '.tar.gz'] };
-    assert.equal(manifestAccepts(manifest, '/x/Song.WAV'), true);
-    assert.equal(manifestAccepts(manifest, '/x/data.TAR.GZ'), true);
-    assert.equal(manifestAccepts(manifest, '/x/data.gz'), false);
-    assert.equal(manifestAccepts(manifest, '/x/song.wav.txt'), false);
-    assert.equal(manifestAccepts(manifest, '/x.wav/readme'), false, 'only the file name counts, not its folder');
-  });
-  test('un-normalised file_types (from elsewhere) still match', () => {
-    assert.equal(manifestAccepts({ file_types: ['MP3'] }, 'a.mp3'), true);
-  });
-  test('normaliseFileType', () => {
-    assert.equal(normaliseFileType('WAV'), '.wav');
-    assert.equal(normaliseFileType(' *.Mp3 '), '.mp3');
-    assert.equal(normaliseFileType('.tar.gz'), '.tar.gz');
-    assert.equal(normaliseFileType('*'), undefined);
-    assert.equal(normaliseFileType('a b'), undefined);
   });
 });

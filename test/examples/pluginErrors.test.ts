@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
-import { manifestAccepts } from '../../src/core/manifest';
+import { takes } from '../../src/core/fileRule';
 import { discoverManifests } from '../../src/core/manifestDiscovery';
 import { exampleDir, startExample, workspaceDir } from './exampleWorker';
 
@@ -59,7 +59,7 @@ test('every example manifest loads, with python3 from PATH and file types for it
     assert.equal(manifest.python_path, 'python3');
     assert.ok((manifest.description ?? '').length > 20, `${manifest.name} has a description`);
   }
-  const accepting = (file: string): string[] => loaded.filter((manifest) => manifestAccepts(manifest, file)).map((manifest) => manifest.name);
+  const accepting = (file: string): string[] => loaded.filter((manifest) => takes(manifest.file_types ?? [], { path: file, isFolder: false }).takes).map((manifest) => manifest.name);
   assert.deepEqual(accepting('/x/talk.wav'), ['audio-levels', 'speech-commands']);
   assert.deepEqual(accepting('/x/scan.PNG'), ['image-info', 'ocr']);
   assert.deepEqual(accepting('/x/page.tiff'), ['ocr']);

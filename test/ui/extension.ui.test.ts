@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { examplePluginDirs, projectRoot } from '../../scripts/vscode-bench/bench';
 import {
-  explorerContextMenu, openFileFromExplorer, openView, page, pickQuickItem, runCommand, screenshot,
+  explorerSubmenu, openFileFromExplorer, openView, page, pickQuickItem, runCommand, screenshot,
   treeRows, uiTest, useVsCode, waitForNotification, waitForTreeRow, webviewText, workspaceFolder,
 } from './helpers';
 
@@ -28,9 +28,9 @@ uiTest('the sidebar shows every plugin with its state, broken ones with their er
   await screenshot('sidebar');
 });
 
-uiTest('Run on Current File from the explorer context menu shows the result in a webview', async () => {
+uiTest('Run Plugin on File (Execute) from the explorer context menu shows the result in a webview', async () => {
   fs.writeFileSync(path.join(workspaceFolder(), 'hello.txt'), 'hello\n');
-  await explorerContextMenu('hello.txt', 'Run on Current File');
+  await explorerSubmenu('hello.txt', 'Remote Plugins', 'Run Plugin on File (Execute)…');
   // The helper's click can leave the menu open with our entry highlighted; Enter chooses it as a user would.
   if (await page().locator('.monaco-menu').first().isVisible()) await page().keyboard.press('Enter');
   await pickQuickItem('vs-echo');
@@ -43,7 +43,7 @@ uiTest('Run on Current File from the explorer context menu shows the result in a
 uiTest('a stream shows its items while it runs, and Stop cancels it', async () => {
   fs.writeFileSync(path.join(workspaceFolder(), 'gated.txt'), 'x\n');
   await openFileFromExplorer('gated.txt');
-  await runCommand('Plugins: Stream on Current File');
+  await runCommand('Remote Plugins: Stream Plugin on File…');
   await pickQuickItem('vs-gated');
   const running = await webviewText('Running… 3 items');
   assert.match(running, /"item":2/);
@@ -60,7 +60,7 @@ uiTest('a stream shows its items while it runs, and Stop cancels it', async () =
 uiTest('a crashing plugin shows an error notification and crashed in the tree', async () => {
   fs.writeFileSync(path.join(workspaceFolder(), 'crash.txt'), 'x\n');
   await openFileFromExplorer('crash.txt');
-  await runCommand('Plugins: Run on Current File');
+  await runCommand('Remote Plugins: Run Plugin on File (Execute)…');
   await pickQuickItem('vs-crash');
   const message = await waitForNotification(/vs-crash.*crashed/);
   assert.match(message, /code 7/);

@@ -174,12 +174,21 @@ export async function runCommand(title: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Escape');
     await page.keyboard.press('F1');
-    try { await input.waitFor({ state: 'visible', timeout: 2000 }); break; } catch (error) { if (attempt === 10) throw error; }
+    // The palette can close again right away (a notification or the workbench taking focus): fill within the retry.
+    try {
+      await input.waitFor({ state: 'visible', timeout: 2000 });
+      await input.fill(`>${title}`, { timeout: 2000 });
+      break;
+    } catch (error) { if (attempt === 10) throw error; }
   }
-  await input.fill(`>${title}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ timeout: WAIT_MS }).catch(() => { throw new Error(`no command titled "${title}" in the palette`); });
-  await page.keyboard.press('Enter');
+  // The first row may be another command whose title contains this one ("Run Plugin…" in "Run Plugin on File…"): click the exact one.
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  const texts = await rows.allInnerTexts();
+  const exact = texts.findIndex((text) => normalize(text).split('\n').some((line) => line.trim() === title));
+  if (exact >= 0) await rows.nth(exact).click();
+  else await page.keyboard.press('Enter');
 }
 
 /** Picks an item in an open quick pick (e.g. the plugin a command asks for). */
@@ -289,4 +298,78 @@ export async function outputChannelText(name: string, expected: string | RegExp 
   const matching = page.locator('.part.panel .monaco-editor .view-lines', { hasText: expected }).first();
   await matching.waitFor().catch(() => { throw new Error(`output channel "${name}" does not show ${String(expected)}`); });
   return normalize(await lines.innerText());
+}
+
+/** Right-clicks a file or folder in the Explorer, opens a submenu of its context menu and chooses an entry in it. */
+export async function explorerSubmenu(name: string, submenu: string, item: string): Promise<void> {
+  const { page } = current();
+  await runCommand('View: Show Explorer');
+  const row = explorerRow(name);
+  await row.waitFor().catch(() => { throw new Error(`no "${name}" in the Explorer`); });
+  await row.click({ button: 'right' });
+  const parent = page.locator('.monaco-menu .action-item', { hasText: submenu }).first();
+  await parent.waitFor().catch(() => { throw new Error(`no "${submenu}" in the context menu of ${name}`); });
+  await parent.hover();
+  const entry = page.locator('.monaco-submenu .action-item', { hasText: item }).first();
+  await entry.waitFor().catch(() => { throw new Error(`no "${item}" in the "${submenu}" submenu of ${name}`); });
+  await entry.click();
+  // The click can leave the menu open with the entry highlighted; Enter chooses it, as a user would.
+  if (await page.locator('.monaco-submenu').first().isVisible()) await page.keyboard.press('Enter');
+}
+
+/** The entries of the Explorer context menu of a file or folder (the menu is closed again). */
+export async function explorerMenuEntries(name: string): Promise<string[]> {
+  const { page } = current();
+  await runCommand('View: Show Explorer');
+  const row = explorerRow(name);
+  await row.waitFor().catch(() => { throw new Error(`no "${name}" in the Explorer`); });
+  await row.click({ button: 'right' });
+  const entries = page.locator('.monaco-menu .action-item .action-label');
+  await entries.first().waitFor().catch(() => { throw new Error(`no context menu for ${name}`); });
+  const labels = (await entries.allInnerTexts()).map(normalize).filter((label) => label !== '');
+  await page.keyboard.press('Escape');
+  return labels;
+}
+
+/** The buttons of the notification that contains the text. */
+export async function notificationButtons(text: string | RegExp): Promise<string[]> {
+  const toast = current().page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  await toast.waitFor().catch(() => { throw new Error(`no notification with ${String(text)}`); });
+  return (await toast.locator('.monaco-button').allInnerTexts()).map(normalize).filter((label) => label !== '');
+}
+
+/** Hovers a sidebar tree row and returns its tooltip's text once it contains `expected`. */
+export async function treeRowHover(row: string | RegExp, expected: string | RegExp): Promise<string> {
+  const { page } = current();
+  const target = await waitForTreeRow(row);
+  const hover = page.locator('.monaco-hover, .workbench-hover', { hasText: expected }).first();
+  for (let attempt = 1; ; attempt++) {
+    await target.hover();
+    try { await hover.waitFor({ timeout: 3000 }); break; } catch (error) {
+      if (attempt === 5) throw new Error(`the hover of ${String(row)} does not show ${String(expected)} (${String(error)})`);
+      await page.locator('.part.statusbar').hover();
+    }
+  }
+  return normalize(await hover.innerText());
+}
+
+/** The rows of the open quick pick (their labels), once at least one is shown. */
+export async function quickPickLabels(): Promise<string[]> {
+  const rows = current().page.locator('.quick-input-list .monaco-list-row .quick-input-list-row:first-child .label-name');
+  await rows.first().waitFor().catch(() => { throw new Error('the quick pick shows no rows'); });
+  return (await rows.allInnerTexts()).map(normalize);
+}
+
+/** The text of an extension log file of this window (e.g. "Plugin vs-raise.log"), once it contains every one of `expected`. */
+export async function extensionLogText(fileName: string, expected: Array<string | RegExp>): Promise<string> {
+  const logs = path.join(current().userData, 'logs');
+  const deadline = Date.now() + WAIT_MS;
+  let text = '';
+  for (;;) {
+    const files = fs.existsSync(logs) ? fs.readdirSync(logs, { recursive: true, encoding: 'utf8' }).filter((file) => path.basename(file) === fileName) : [];
+    text = files.map((file) => fs.readFileSync(path.join(logs, file), 'utf8')).join('\n');
+    if (expected.every((part) => (typeof part === 'string' ? text.includes(part) : part.test(text)))) return text;
+    if (Date.now() > deadline) throw new Error(`the log ${fileName} does not show ${expected.map(String).join(', ')}:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

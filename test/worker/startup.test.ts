@@ -18,7 +18,7 @@ for (const interpreter of interpreters) {
         assert.match(String(ready.python), /^3\.\d+\.\d+$/);
         assert.ok(Number(ready.port) > 0 && Number(ready.port) < 65536);
         const health = await worker.call('GET', '/health');
-        assert.deepEqual(health.json, { status: 'ok', plugin: 'echo-test', pid: worker.pid, busy: false, protocol: 1 });
+        assert.deepEqual(health.json, { status: 'ok', plugin: 'echo-test', pid: worker.pid, busy: false, protocol: 1, streams: true });
       } finally {
         await worker.stop();
       }

@@ -1,4 +1,4 @@
-// A plugin's /config_schema as the Configure… command needs it: the flat fields it can edit with
+// A plugin's /config_schema as Configure… (and `rpp --config`) need it: the flat fields it can edit with
 // quick inputs, and checks of values against the schema with messages that say what to enter.
 // Pure logic, no vscode import, so the rules are easy to read and test.
 

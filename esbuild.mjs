@@ -1,11 +1,14 @@
 // Bundles the extension (CommonJS, `vscode` external) and the `rpp` CLI into dist/.
 // `node esbuild.mjs` builds for development (source maps); `--production` minifies for the .vsix;
-// `--only=cli` (or `--only=extension`) builds one of the two.
+// `--only=cli` (or `--only=extension`) builds one of the two; `--outdir=DIR` writes into DIR instead of
+// dist/ (the bench measures production bundles without touching dist/).
 import * as esbuild from 'esbuild';
 
+const option = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
-const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+const only = option('only');
+const outdir = option('outdir') ?? 'dist';
 
 const common = {
   bundle: true,
@@ -21,10 +24,10 @@ const common = {
 };
 
 const builds = [
-  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
-  { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js',
+  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: `${outdir}/extension.js`, external: ['vscode'] },
+  { ...common, entryPoints: ['src/cli.ts'], outfile: `${outdir}/cli.js`,
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
-].filter((build) => !only || build.outfile === `dist/${only}.js`);
+].filter((build) => !only || build.outfile === `${outdir}/${only}.js`);
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -9,7 +9,7 @@ import {
   bench, ensureBench, examplePluginDirs, freePort, makeTempDir, makeWorkspace, projectRoot,
   runMarker, startServer, survivingProcesses, testResultsDir, waitForHttp,
 } from './bench';
-import { launchChromium } from './playwright';
+import { runInWorkbench, workbenchUrl } from './workbench';
 
 const outDir = path.join(projectRoot, 'out', 'test', 'vscode');
 const RUN_TIMEOUT_MS = 20 * 60_000;
@@ -34,40 +34,6 @@ async function bundleTests(): Promise<void> {
     define: { 'import.meta.url': 'importMetaUrl' },
     banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
   });
-}
-
-function payloadUrl(port: number, workspace: string): string {
-  const remote = (p: string) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = JSON.stringify([
-    ['extensionDevelopmentPath', remote(projectRoot)],
-    ['extensionTestsPath', remote(path.join(outDir, 'index.js'))],
-    ['skipWelcome', 'true'],
-  ]);
-  return `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
-}
-
-/** Opens the workbench and resolves with the exit code the test extension host reports. */
-async function runInWorkbench(url: string, hostLog: string): Promise<number | 'timeout'> {
-  const profile = makeTempDir('chromium');
-  const context = await launchChromium(profile);
-  try {
-    const page = context.pages()[0] ?? await context.newPage();
-    let reportExit: (code: number) => void = () => {};
-    const exited = new Promise<number>((resolve) => { reportExit = resolve; });
-    // The workbench calls these when the smoke-test driver is on: the extension host's log lines and its exit code.
-    await page.exposeFunction('codeAutomationExit', (code: number) => reportExit(code));
-    await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
-      fs.appendFileSync(hostLog, `[${type}] ${(args ?? []).map(String).join(' ')}\n`);
-    });
-    await page.goto(url);
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, RUN_TIMEOUT_MS, 'timeout').unref());
-    const code = await Promise.race([exited, timeout]);
-    await page.screenshot({ path: path.join(testResultsDir, 'vscode-ext-host.png') }).catch(() => undefined);
-    return code;
-  } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
 }
 
 function printResults(): TestResult[] {
@@ -109,7 +75,12 @@ async function main(): Promise<number> {
   let code: number | 'timeout';
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, server, serverLog);
-    code = await runInWorkbench(payloadUrl(port, workspace), hostLog);
+    code = await runInWorkbench({
+      url: workbenchUrl(port, workspace, path.join(outDir, 'index.js')),
+      hostLog,
+      timeoutMs: RUN_TIMEOUT_MS,
+      screenshot: path.join(testResultsDir, 'vscode-ext-host.png'),
+    });
   } finally {
     await server.stop();
   }

@@ -1,7 +1,7 @@
 // The extension's activation in the real VS Code (the server inside code-server, from the VS Code bench):
-// a fresh extension host per run loads our production bundle and an empty extension side by side, and
-// bench/vscode/activationProbe.ts times VS Code's activation of each. The empty one is what VS Code itself
-// spends per extension; the difference is the extension's own time (target: at most 20 ms).
+// a fresh extension host per run has our production bundle and an empty extension, and
+// bench/vscode/activationProbe.ts times loading and activating each. The empty one is what VS Code itself
+// spends per extension. The extension's own time is loading its bundle plus its activate() (target: 20 ms).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
@@ -13,12 +13,13 @@ import { type Section, median } from './figures';
 import { packagedCopy } from './packaged';
 
 const here = import.meta.dirname;
-const TOTAL = 'VS Code activation: load + activate() (median ms)';
+const TOTAL = 'VS Code activation: load + activate (median ms)';
 const OWN = "VS Code activation: the extension's own time (median ms)";
 const RUN_TIMEOUT_MS = 120_000;
 const OURS_ID = 'remote-plugin-proxy.remote-plugin-proxy';
 
-interface ProbeLine { order: string[]; ours: number; empty: number; ownActivateMs?: number }
+interface Timing { loadMs: number; activateMs: number; reportedMs?: number }
+interface ProbeLine { order: string[]; ours: Timing; empty: Timing }
 
 async function bundleProbe(folder: string): Promise<string> {
   const outfile = path.join(folder, 'probe', 'index.js');
@@ -89,9 +90,14 @@ export const activation: Section = {
         await server.stop();
       }
       const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as ProbeLine);
-      bench.record(TOTAL, median(lines.map((l) => l.ours)), 'ms', 'an empty extension in the same extension host', median(lines.map((l) => l.empty)));
-      bench.record(OWN, median(lines.map((l) => l.ours - l.empty)), 'ms', 'target', 20);
-      const each = lines.map((l) => `${l.order[0] === OURS_ID ? 'ours first' : 'empty first'}: ours ${l.ours.toFixed(1)}, empty ${l.empty.toFixed(1)}, activate() ${l.ownActivateMs?.toFixed(1)}`);
+      const total = (t: Timing) => t.loadMs + t.activateMs;
+      // Our own time: loading our bundle, plus what our activate() measures from its first line to its return.
+      const own = (t: Timing) => t.loadMs + (t.reportedMs ?? NaN);
+      bench.record(TOTAL, median(lines.map((l) => total(l.ours))), 'ms', 'an empty extension in the same extension host', median(lines.map((l) => total(l.empty))));
+      bench.record(OWN, median(lines.map((l) => own(l.ours))), 'ms', 'target', 20);
+      const f = (ms: number | undefined) => (ms ?? NaN).toFixed(1);
+      const each = lines.map((l) => `${l.order[0] === OURS_ID ? 'ours first' : 'empty first'}: ours load ${f(l.ours.loadMs)} + activate ${f(l.ours.activateMs)} ` +
+        `(activate() itself ${f(l.ours.reportedMs)}), empty load ${f(l.empty.loadMs)} + activate ${f(l.empty.activateMs)}`);
       bench.note(`per extension host, ms: ${each.join('; ')}`);
       measured = true;
     } finally {

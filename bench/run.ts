@@ -360,8 +360,13 @@ async function main(): Promise<number> {
   const produced = new Map(figures.map((f) => [f.name, f]));
   const missing = SECTIONS.flatMap((s) => s.figures(quick)).filter((name) => !Number.isFinite(produced.get(name)?.value) || !Number.isFinite(produced.get(name)?.baseline_value));
   const unexpected = figures.filter((f) => !SECTIONS.some((s) => s.figures(quick).includes(f.name))).map((f) => f.name);
-  await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
-  console.log(`\nwrote bench/results.json: ${figures.length} figures in ${((now() - started) / 1000).toFixed(1)} s`);
+  const seconds = ((now() - started) / 1000).toFixed(1);
+  if (only) {
+    console.log(`\n${figures.length} figures in ${seconds} s (--only: bench/results.json not written)`);
+  } else {
+    await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
+    console.log(`\nwrote bench/results.json: ${figures.length} figures in ${seconds} s`);
+  }
   for (const failure of failures) console.log(`\nFAILED ${failure}`);
   if (missing.length > 0) console.log(`\nfigures not produced: ${missing.join('; ')}`);
   if (unexpected.length > 0) console.log(`\nfigures no section declares (add them to its figures()): ${unexpected.join('; ')}`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PluginError, messageOf, type PluginErrorKind } from './core/errors';
 import { pluginDirsFromEnv } from './core/manifestDiscovery';
-import { PluginRegistry, type PluginCall } from './core/registry';
+import type { PluginCall, PluginRegistry } from './core/registry';
 
 const USAGE = `Usage: rpp <command> [options]
 
@@ -182,6 +182,9 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[options.command];
   if (!command) return reportError(usageError(`Unknown command "${options.command}".`));
 
+  // Loaded only for a command: `rpp --help` and usage errors never load the registry (nor, through it, the
+  // libraries that start and call workers, which load when a worker starts).
+  const { PluginRegistry } = await import('./core/registry');
   const registry = await PluginRegistry.create({ pluginDirs: options.pluginDirs, watch: false, idleTimeoutMs: 0 });
   if (options.verbose) registry.onLog((e) => process.stderr.write(`[${e.plugin}] ${e.message}\n`));
   const abort = new AbortController();

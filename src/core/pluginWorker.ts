@@ -1,7 +1,7 @@
 // One running worker process and its wire: the only owner of the process, its secret, its
 // connection pools and its timers, all released by dispose(). See docs/protocol.md.
 import { randomBytes } from 'node:crypto';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { CallStream, type StreamSource } from './callStream';
 import { PluginError, fromJobError, isJobError } from './errors';
 import type { Manifest } from './manifest';
@@ -82,7 +82,7 @@ export class PluginWorker {
   /** Pending requests that must fail at once when the process exits. */
   private readonly exitListeners = new Set<(exit: WorkerExit) => void>();
 
-  private constructor(options: WorkerStartOptions, launched: LaunchedWorker) {
+  private constructor(options: WorkerStartOptions, launched: LaunchedWorker, PoolClass: typeof Pool) {
     this.name = options.manifest.name;
     this.pid = launched.pid;
     this.port = launched.port;
@@ -90,14 +90,14 @@ export class PluginWorker {
     this.launched = launched;
     const origin = `http://127.0.0.1:${launched.port}`;
     const keepAlive = options.manifest.worker !== 'cjm' || CJM_KEEP_ALIVE;
-    this.callPool = new Pool(origin, {
+    this.callPool = new PoolClass(origin, {
       connections: 32,
       pipelining: keepAlive ? 1 : 0, // 0 = a new connection per request
       headersTimeout: 0,
       bodyTimeout: 0,
       keepAliveTimeout: 60_000,
     });
-    this.controlPool = new Pool(origin, {
+    this.controlPool = new PoolClass(origin, {
       connections: 4,
       pipelining: keepAlive ? 1 : 0,
       headersTimeout: CONTROL_TIMEOUT_MS,
@@ -108,7 +108,9 @@ export class PluginWorker {
 
   /** Spawns the worker and resolves once it takes requests; rejects with a PluginError of kind 'start'. */
   static async start(options: WorkerStartOptions): Promise<PluginWorker> {
-    return new PluginWorker(options, await launchWorker(options));
+    const launched = await launchWorker(options);
+    const { Pool } = await import('undici'); // loaded on first use (launchWorker loads it while the interpreter starts)
+    return new PluginWorker(options, launched, Pool);
   }
 
   get alive(): boolean {

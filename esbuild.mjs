@@ -48,8 +48,23 @@ const vendorExternal = {
 // `import()` compiles to require(): the extension host loads CommonJS, and a lazy require is all that is needed.
 const entry = { ...common, plugins: [vendorExternal], supported: { 'dynamic-import': false } };
 
+/**
+ * One namespace object for the `vscode` API in the whole bundle. esbuild turns each file's
+ * `import * as vscode from 'vscode'` into its own copy of the API object (a getter per property, for each
+ * of ~15 files), which was most of the time it took to load the extension; re-exported from one module,
+ * the copy is made once.
+ */
+const vscodeOnce = {
+  name: 'vscode-once',
+  setup(build) {
+    build.onResolve({ filter: /^vscode$/ }, (args) =>
+      args.namespace === 'vscode-once' ? { path: 'vscode', external: true } : { path: 'vscode', namespace: 'vscode-once' });
+    build.onLoad({ filter: /.*/, namespace: 'vscode-once' }, () => ({ contents: "export * from 'vscode';", loader: 'js' }));
+  },
+};
+
 const builds = [
-  { ...entry, entryPoints: ['src/extension/extension.ts'], outfile: `${outdir}/extension.js`, external: ['vscode'] },
+  { ...entry, entryPoints: ['src/extension/extension.ts'], outfile: `${outdir}/extension.js`, plugins: [vscodeOnce, vendorExternal] },
   { ...entry, entryPoints: ['src/cli.ts'], outfile: `${outdir}/cli.js`,
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
 ].filter((build) => !only || build.outfile === `${outdir}/${only}.js`);

@@ -19,7 +19,7 @@ const RUN_TIMEOUT_MS = 120_000;
 const OURS_ID = 'remote-plugin-proxy.remote-plugin-proxy';
 
 interface Timing { loadMs: number; activateMs: number; reportedMs?: number }
-interface ProbeLine { order: string[]; ours: Timing; empty: Timing }
+interface ProbeLine { order: string[]; ours: Timing; empty: Timing; vendorLoaded: string[] }
 
 async function bundleProbe(folder: string): Promise<string> {
   const outfile = path.join(folder, 'probe', 'index.js');
@@ -99,6 +99,8 @@ export const activation: Section = {
       const each = lines.map((l) => `${l.order[0] === OURS_ID ? 'ours first' : 'empty first'}: ours load ${f(l.ours.loadMs)} + activate ${f(l.ours.activateMs)} ` +
         `(activate() itself ${f(l.ours.reportedMs)}), empty load ${f(l.empty.loadMs)} + activate ${f(l.empty.activateMs)}`);
       bench.note(`per extension host, ms: ${each.join('; ')}`);
+      const vendor = [...new Set(lines.flatMap((l) => l.vendorLoaded.map((file) => path.basename(file))))];
+      bench.note(`libraries of dist/vendor/ loaded by the activation: ${vendor.length > 0 ? vendor.join(', ') : 'none'}`);
       measured = true;
     } finally {
       if (measured) fs.rmSync(folder, { recursive: true, force: true }); // else kept: the error names its logs

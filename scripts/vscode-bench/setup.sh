@@ -58,12 +58,13 @@ if [ ! -d tools/node_modules/playwright-core ] || [ ! -d tools/node_modules/@vsc
   step "installing playwright-core and @vscode/vsce"
   npm_install tools playwright-core @vscode/vsce
 fi
-# The postinstall builds native modules (kerberos is the one that needs libkrb5-dev); a failed or interrupted
-# install leaves the package without them, so their presence is what says the install completed.
-if [ ! -x cs/node_modules/.bin/code-server ] ||
-   [ ! -f cs/node_modules/code-server/lib/vscode/node_modules/kerberos/build/Release/kerberos.node ]; then
+# The postinstall builds native modules (kerberos is the one that needs libkrb5-dev); a failed, skipped or
+# interrupted postinstall leaves the package without them, so their presence says the install completed.
+CS_NATIVE=cs/node_modules/code-server/lib/vscode/node_modules/kerberos/build/Release/kerberos.node
+if [ ! -x cs/node_modules/.bin/code-server ] || [ ! -f "$CS_NATIVE" ]; then
   step "installing code-server@$CODE_SERVER_VERSION (builds native modules; a few minutes)"
   npm_install cs "code-server@$CODE_SERVER_VERSION"
+  [ -f "$CS_NATIVE" ] || { step "code-server's postinstall did not build its native modules; see $DIR/cs/install.log"; tail -20 cs/install.log >&2; exit 1; }
 fi
 
 # (code-server --version would write a default config into ~/.config, so read the version from its package.json.)

@@ -1,9 +1,15 @@
 // `rpp`: the same core as the extension, from a terminal, for plugin authors and scripts.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { PluginError, messageOf, type PluginErrorKind } from './core/errors';
 import { pluginDirsFromEnv } from './core/manifestDiscovery';
 import type { PluginCall, PluginRegistry } from './core/registry';
+
+// undici's HTTP parser is WebAssembly. V8 also recompiles it with its optimizing compiler on a background
+// thread, and a process cannot exit before that compile ends: 0.1-0.2 s added to every `rpp run`, seconds on
+// a busy machine. A one-shot process is better served by the baseline compiler's code alone.
+setFlagsFromString('--liftoff-only');
 
 const USAGE = `Usage: rpp <command> [options]
 

@@ -20,8 +20,9 @@ const STOP_DEADLINE_MS = 20_000;
 const GONE_DEADLINE_MS = 10_000;
 
 const say = (message) => console.log(`[start smoke] ${message}`);
-/** A timer that does not keep the process alive once everything else is done. */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A deadline that does not keep the process alive once everything else is done. */
+const deadline = (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value).unref());
 
 /** Pids and command lines of live processes whose environment carries the marker (zombies have none). */
 function markedProcesses(mark) {
@@ -108,7 +109,7 @@ async function round(how) {
     const stopping = performance.now();
     if (how === 'SIGINT to the process group') process.kill(-npm.child.pid, 'SIGINT');
     else process.kill(npm.child.pid, 'SIGTERM');
-    const code = await Promise.race([npm.exited, sleep(STOP_DEADLINE_MS).then(() => 'still running')]);
+    const code = await Promise.race([npm.exited, deadline(STOP_DEADLINE_MS, 'still running')]);
     if (code === 'still running') throw new Error(`npm start did not end within ${STOP_DEADLINE_MS / 1000} s of ${how}`);
     const gone = await waitUntil(() => markedProcesses(mark).length === 0, GONE_DEADLINE_MS);
     const left = markedProcesses(mark);

@@ -324,13 +324,57 @@ const idleMemory: Section = {
       bare.kill('SIGKILL');
     }
     const stats = await (await warmWorker()).stats();
-    bench.note(`after the benchmark's calls the warm worker's tree RSS is ${round(stats.rss_bytes / 1048576)} MB`);
+    bench.note(`after the benchmark's calls the warm worker's tree RSS is ${round((stats.rss_bytes ?? NaN) / 1048576)} MB`);
+  },
+};
+
+/**
+ * A plugin on cjm-plugin-system's worker (test/fixtures/cjm_plugin_system: FastAPI on uvicorn) through
+ * the project: the warm /execute round trip over the project's keep-alive connections, against a new
+ * connection per call to the same worker (the alternative the project decided against, by this figure),
+ * and how long the project takes to stop such a worker, against stopping the bundled one.
+ */
+const cjmWorker: Section = {
+  title: 'cjm worker',
+  figures: () => ['cjm warm execute: median round trip', 'cjm warm execute: p99 round trip', 'cjm worker: stop (dispose)'],
+  async run(bench) {
+    // Throws, naming what to install, when no interpreter has FastAPI and uvicorn.
+    const fixture = await import('../test/core/cjmWorkerFixture');
+    const { makeFixturePlugin } = await import('../test/core/pluginWorkerFixture');
+    const plugin = makeFixturePlugin();
+    fixture.writeCjmStylePlugin(plugin.dir);
+    const options = () => fixture.cjmOptions(plugin, 'current', { module: 'cjm_style_plugin', class: 'CjmStylePlugin' });
+    try {
+      const N = quick ? 200 : 1000;
+      const worker = await PluginWorker.start(options());
+      await timeCalls(N / 5, () => worker.execute([], {})); // warm-up
+      const ours = await timeCalls(N, () => worker.execute([], {}));
+      const url = `http://127.0.0.1:${worker.port}`;
+      const body = JSON.stringify({ args: [], kwargs: {} });
+      const fresh = await timeCalls(N / 2, async () => {
+        const client = new Client(url, { pipelining: 0 });
+        const res = await client.request({ method: 'POST', path: '/execute', headers: { 'content-type': 'application/json' }, body });
+        await res.body.json();
+        await client.close();
+      });
+      let t = now();
+      await worker.dispose();
+      const cjmStop = now() - t;
+      bench.record('cjm warm execute: median round trip', median(ours) * 1000, 'µs', 'cjm: new connection per call, median', median(fresh) * 1000);
+      bench.record('cjm warm execute: p99 round trip', quantile(ours, 0.99) * 1000, 'µs', 'cjm: new connection per call, p99', quantile(fresh, 0.99) * 1000);
+      const bundled = await startWorker();
+      t = now();
+      await bundled.dispose();
+      bench.record('cjm worker: stop (dispose)', cjmStop, 'ms', 'bundled worker: stop', now() - t);
+    } finally {
+      plugin.remove();
+    }
   },
 };
 
 // ----------------------------------------------------------------------------------------------- the run
 
-const SECTIONS: Section[] = [coldStart, warmExecute, stream, fileInputs, idleMemory, oneShotCli, activation]
+const SECTIONS: Section[] = [coldStart, warmExecute, stream, fileInputs, idleMemory, cjmWorker, oneShotCli, activation]
   .filter((section) => !only || section.title.includes(only));
 
 function context(figures: Figure[]): BenchContext {

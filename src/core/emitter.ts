@@ -1,5 +1,7 @@
 // A minimal typed event: listeners subscribe and get a Disposable back, the owner fires.
-import type { Disposable } from './registry';
+export interface Disposable {
+  dispose(): void;
+}
 
 export class Emitter<T> {
   private readonly listeners = new Set<(value: T) => void>();

@@ -6,7 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PluginError } from './errors';
-import type { FileInput } from './registry';
+
+/** A file given to a plugin: a path, a file: URI, or the content of an unsaved editor. */
+export type FileInput =
+  | { path: string }
+  | { uri: string }
+  | { content: string | Uint8Array; /** used for the temp file's extension */ name: string };
 
 export interface MaterializedFile {
   /** Absolute path to hand to the plugin. */

@@ -5,7 +5,8 @@ import { Emitter } from './emitter';
 import type { ManifestEntry } from './manifest';
 import { PluginWorker } from './pluginWorker';
 import { RestartBudget } from './restartBudget';
-import type { LogEvent, PluginInfo, PluginState } from './registry';
+import type { LogEvent } from './logEvent';
+import type { PluginInfo, PluginState } from './pluginInfo';
 
 export interface SlotSettings {
   workerScript: string;

@@ -1,58 +1,24 @@
 // The registry: every plugin from the manifests, each with a state and at most one warm worker.
 // It routes calls to the right slot, reloads manifests when they change and stops everything on dispose.
 import { PluginError } from './errors';
-import { Emitter } from './emitter';
-import { materializeFileInput } from './fileInput';
-import type { Manifest, ManifestEntry } from './manifest';
+import { Emitter, type Disposable } from './emitter';
+import { materializeFileInput, type FileInput } from './fileInput';
+import type { ManifestEntry } from './manifest';
 import { manifestAccepts } from './manifest';
+import type { LogEvent } from './logEvent';
+import type { PluginInfo } from './pluginInfo';
 import { defaultPluginDir, discoverManifests } from './manifestDiscovery';
 import { watchManifestDirs } from './manifestWatcher';
 import { PluginSlot, type SlotSettings } from './pluginSlot';
-import type { PluginWorker, WorkerStats } from './pluginWorker';
+import type { PluginWorker } from './pluginWorker';
+import type { WorkerStats } from './workerStats';
 import { defaultWorkerScript } from './workerScript';
-
-export type PluginState = 'stopped' | 'starting' | 'ready' | 'busy' | 'crashed' | 'broken';
-
-export interface Disposable {
-  dispose(): void;
-}
-
-/** What the UI shows of one plugin. */
-export interface PluginInfo {
-  name: string;
-  version: string;
-  description?: string;
-  manifestPath: string;
-  manifest?: Manifest; // absent when broken
-  pythonExecutable?: string;
-  state: PluginState;
-  lastError?: PluginError;
-  pid?: number;
-  startedAt?: number; // ms epoch
-  /** Calls currently running. */
-  running: number;
-  fileTypes: string[]; // [] = any file
-}
-
-/** A file given to a plugin: a path, a file: URI, or the content of an unsaved editor. */
-export type FileInput =
-  | { path: string }
-  | { uri: string }
-  | { content: string | Uint8Array; /** used for the temp file's extension */ name: string };
 
 export interface PluginCall {
   file?: FileInput;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
   signal?: AbortSignal;
-}
-
-export interface LogEvent {
-  plugin: string;
-  level: 'info' | 'warn' | 'error' | 'trace';
-  /** 'stderr' lines come from the worker; 'event' lines are the host's (start, stop, exit code). */
-  source: 'stderr' | 'event';
-  message: string;
 }
 
 export interface RegistryOptions {

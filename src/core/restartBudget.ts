@@ -15,11 +15,6 @@ export class RestartBudget {
     return this.crashes.length <= this.maxCrashes;
   }
 
-  get exhausted(): boolean {
-    const now = Date.now();
-    return this.crashes.filter((t) => now - t < this.windowMs).length > this.maxCrashes;
-  }
-
   reset(): void {
     this.crashes = [];
   }

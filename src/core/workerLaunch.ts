@@ -8,8 +8,20 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { PluginError } from './errors';
-import type { WorkerStartOptions } from './pluginWorker';
+import type { Manifest } from './manifest';
 import { StderrTail } from './stderrTail';
+import type { ReadyLine } from './workerProtocol';
+
+export interface WorkerStartOptions {
+  manifest: Manifest;
+  manifestPath: string;
+  pythonExecutable: string;
+  /** Absolute path of worker/rpp_worker.py. */
+  workerScript: string;
+  startupTimeoutMs: number;
+  signal?: AbortSignal;
+  onStderrLine?: (line: string) => void;
+}
 
 export interface ProcessEnd {
   code: number | null;
@@ -147,7 +159,7 @@ function readReadyLine(stdout: Readable): Promise<number> {
       stdout.off('data', onData);
       stdout.resume(); // the worker closes it; drain anything left so it never blocks
       try {
-        const ready = JSON.parse(text.slice(0, newline)) as { rpp_worker?: unknown; port?: unknown };
+        const ready = JSON.parse(text.slice(0, newline)) as Partial<Record<keyof ReadyLine, unknown>>;
         if (ready.rpp_worker !== 1 || typeof ready.port !== 'number') throw new Error('missing rpp_worker or port');
         resolve(ready.port);
       } catch (error) {
@@ -240,10 +252,11 @@ function hintFor(options: WorkerStartOptions, stderr: string, cause?: 'timeout' 
   if (cause === 'timeout') {
     return `If its imports are slow (large models), raise "startup_timeout_s" in ${options.manifestPath}; otherwise see the log for where it hangs.`;
   }
-  if (/ModuleNotFoundError|ImportError/.test(stderr)) {
+  // cjm's worker prints only the message ("FATAL: Failed to load M:C - No module named 'x'").
+  if (/ModuleNotFoundError|ImportError|No module named/.test(stderr)) {
     return `Check "module" (${manifest.module}) and "python_path" (${options.pythonExecutable}) in ${options.manifestPath}: the module and its packages must be importable by that interpreter.`;
   }
-  if (/AttributeError: module .* has no attribute/.test(stderr)) {
+  if (/(AttributeError: |- )module .* has no attribute/.test(stderr)) {
     return `Check "class" (${manifest.class}) in ${options.manifestPath}: the module has no such class.`;
   }
   if (cause === 'constructor') return `The plugin class ${manifest.class}() raised while being constructed; the traceback is in the log.`;

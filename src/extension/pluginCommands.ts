@@ -1,7 +1,8 @@
 // The per-plugin lifecycle commands (Start, Stop, Restart, Show Logs, Open Manifest) and the
 // view's own (Refresh, Stop All). Each takes a plugin from the tree or asks with a quick pick.
 import * as vscode from 'vscode';
-import type { PluginInfo, PluginRegistry } from '../core/registry';
+import type { PluginInfo } from '../core/pluginInfo';
+import type { PluginRegistry } from '../core/registry';
 import type { PluginErrors } from './pluginErrors';
 import type { PluginLogs } from './pluginLogs';
 import type { PluginPick } from './pluginPick';

@@ -2,7 +2,7 @@
 // first start): the worker's stderr, the host's start/stop/exit events, errors with tracebacks.
 import * as vscode from 'vscode';
 import type { PluginError } from '../core/errors';
-import type { LogEvent } from '../core/registry';
+import type { LogEvent } from '../core/logEvent';
 
 export class PluginLogs implements vscode.Disposable {
   private readonly channels = new Map<string, vscode.LogOutputChannel>();

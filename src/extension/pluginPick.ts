@@ -1,13 +1,11 @@
 // Asking which plugin: a quick pick of the plugins that fit, the last used first. Commands that get
 // a plugin as an argument (a tree node or a name) skip the question.
 import * as vscode from 'vscode';
-import type { PluginInfo, PluginRegistry } from '../core/registry';
+import type { PluginInfo } from '../core/pluginInfo';
+import type { PluginRegistry } from '../core/registry';
 import type { PluginNode } from './pluginTree';
 
 const LAST_USED_KEY = 'remotePluginProxy.lastUsedPlugins';
-
-/** A command's plugin argument: a tree node, a name (keybindings, other extensions), or nothing. */
-export type PluginArgument = PluginNode | string | undefined;
 
 export function pluginNameOf(argument: unknown): string | undefined {
   if (typeof argument === 'string') return argument;

@@ -2,8 +2,9 @@
 // figures as child rows when expanded. It only translates the registry's state into TreeItems.
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { WorkerStats } from '../core/pluginWorker';
-import type { PluginInfo, PluginRegistry, PluginState } from '../core/registry';
+import type { PluginInfo, PluginState } from '../core/pluginInfo';
+import type { PluginRegistry } from '../core/registry';
+import { statsRows, statsSummary, type WorkerStats } from '../core/workerStats';
 import type { StatsPoller } from './statsPoller';
 
 export type PluginNode = { kind: 'plugin'; name: string };
@@ -55,12 +56,6 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
     return plugin ? this.pluginItem(plugin) : new vscode.TreeItem(node.name);
   }
 
-  /** The tree's label for a plugin, as the tests and a screen reader see it. */
-  describe(name: string): string | undefined {
-    const plugin = this.registry.get(name);
-    return plugin ? describePlugin(plugin, this.stats.get(name)) : undefined;
-  }
-
   dispose(): void {
     this.changed.dispose();
   }
@@ -87,20 +82,12 @@ function describePlugin(plugin: PluginInfo, stats: WorkerStats | undefined): str
   if (plugin.state === 'broken') return `broken · ${firstLine(withShortPath(plugin.lastError?.message ?? 'invalid manifest', plugin.manifestPath))}`;
   const parts = [plugin.version, plugin.state];
   if (plugin.running > 1) parts.push(`${plugin.running} calls`);
-  if (stats) parts.push(formatBytes(stats.rss_bytes), `${Math.round(stats.cpu_percent)}% CPU`);
+  if (stats) parts.push(...statsSummary(stats));
   return parts.filter(Boolean).join(' · ');
 }
 
 function statRows(plugin: string, stats: WorkerStats): StatNode[] {
-  const rows: Array<[string, string]> = [
-    ['Memory', `${formatBytes(stats.rss_bytes)}${stats.children > 0 ? ` (${stats.children} child processes)` : ''}`],
-    ['CPU', `${stats.cpu_percent.toFixed(1)}%`],
-    ['Uptime', formatUptime(stats.uptime_s)],
-    ['Calls', String(stats.calls)],
-    ['Errors', String(stats.errors)],
-    ['PID', String(stats.pid)],
-  ];
-  return rows.map(([label, value]) => ({ kind: 'stat', plugin, label, value }));
+  return statsRows(stats).map(([label, value]) => ({ kind: 'stat', plugin, label, value }));
 }
 
 function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.MarkdownString {
@@ -113,10 +100,7 @@ function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.Mar
     ['Interpreter', plugin.pythonExecutable ?? manifest?.python_path],
     ['Class', manifest ? `${manifest.module}.${manifest.class}` : undefined],
     ['Files', plugin.fileTypes.length > 0 ? plugin.fileTypes.join(' ') : manifest ? 'any' : undefined],
-    ['PID', (stats?.pid ?? plugin.pid)?.toString()],
-    ['Uptime', stats ? formatUptime(stats.uptime_s) : undefined],
-    ['Calls', stats ? String(stats.calls) : undefined],
-    ['Errors', stats ? String(stats.errors) : undefined],
+    ...(stats ? statsRows(stats) : [['PID', plugin.pid?.toString()] as [string, string | undefined]]),
   ];
   for (const [label, value] of rows) if (value !== undefined) md.appendMarkdown(`${label}: \`${value.replace(/`/g, "'")}\`  \n`);
   if (plugin.lastError) {
@@ -137,15 +121,4 @@ function withShortPath(message: string, manifestPath: string): string {
 
 function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? text;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-  return `${Math.round(bytes / 1024 ** 2)} MB`;
-}
-
-function formatUptime(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
 }

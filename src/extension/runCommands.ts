@@ -3,7 +3,8 @@
 // tree's "Run on File…". This file decides what to run on and where results go; the registry runs.
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { FileInput, PluginRegistry } from '../core/registry';
+import type { FileInput } from '../core/fileInput';
+import type { PluginRegistry } from '../core/registry';
 import { asPluginError, type PluginErrors } from './pluginErrors';
 import type { PluginPick } from './pluginPick';
 import { ResultsOutput } from './resultsOutput';

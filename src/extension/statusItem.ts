@@ -2,7 +2,8 @@
 // crashed or its manifest is broken, a spinner with the count while calls run) and a Markdown
 // tooltip whose links are the actions that help (Show Logs, Stop All, Refresh).
 import * as vscode from 'vscode';
-import type { PluginInfo, PluginRegistry } from '../core/registry';
+import type { PluginInfo } from '../core/pluginInfo';
+import type { PluginRegistry } from '../core/registry';
 
 export type Health = 'ok' | 'busy' | 'warning';
 

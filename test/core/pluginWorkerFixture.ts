@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Manifest } from '../../src/core/manifest';
-import type { WorkerStartOptions } from '../../src/core/pluginWorker';
+import type { WorkerStartOptions } from '../../src/core/workerLaunch';
 import { python, workerScript } from '../helpers/python';
 
 const PLUGIN_SOURCE = String.raw`

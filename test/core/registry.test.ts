@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
-import { PluginRegistry, type PluginInfo, type RegistryOptions } from '../../src/core/registry';
+import type { PluginInfo } from '../../src/core/pluginInfo';
+import { PluginRegistry, type RegistryOptions } from '../../src/core/registry';
 import { fixturePlugins, python } from '../helpers/python';
 
 let dir: string;

@@ -71,12 +71,17 @@ async function post(pool: Pool, path: string, body: Buffer, headers: Record<stri
   if (res.statusCode !== 200) throw new Error(`${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
 }
 
+/** The names of the large-body figures for these sizes (MB). */
+export function largeBodyFigures(small: number, big: number): string[] {
+  return [`large body: ${big} MB JSON to /execute`, `large body: ${big} MB vs ${big / small} × the ${small} MB time`];
+}
+
 /**
  * Sending a 100 MB JSON body to the worker's /execute (read, parsed, handed to the plugin) against the
  * raw loopback copy of the same bytes (a bare http.server that reads the body and answers a fixed
  * reply), both from the same client; and 100 MB against 10 × 10 MB (linear in size).
  */
-export async function largeBodies(worker: PluginWorker, secret: string, record: RecordFigure): Promise<void> {
+export async function largeBodies(worker: PluginWorker, secret: string, record: RecordFigure, small: number, big: number): Promise<void> {
   const floorServer = spawn(python, [path.join(here, 'floor_server.py')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ours = new Pool(`http://127.0.0.1:${worker.port}`, { connections: 1 });
   try {
@@ -84,18 +89,19 @@ export async function largeBodies(worker: PluginWorker, secret: string, record: 
     const copy = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
     const auth = { authorization: `Bearer ${secret}` };
     const times: Record<number, { ours: number; copy: number }> = {};
-    for (const mb of [10, 100]) {
+    for (const mb of [small, big]) {
       const body = Buffer.from(JSON.stringify({ args: [], kwargs: { mode: 'echo', data: inlineData(mb) } }));
       times[mb] = { copy: await best(3, () => post(copy, '/execute', body)), ours: await best(3, () => post(ours, '/execute', body, auth)) };
     }
     await copy.close();
-    const parse = await jsonLoadsMs(100);
-    const data = inlineData(100);
+    const parse = await jsonLoadsMs(big);
+    const data = inlineData(big);
     const endToEnd = await best(2, () => worker.execute([], { mode: 'echo', data }));
-    record('large body: 100 MB JSON to /execute', times[100].ours, 'ms', 'raw loopback copy of the same bytes', times[100].copy);
-    record('large body: 100 MB JSON to /execute', times[100].ours, 'ms', 'that copy + json.loads of the bytes', times[100].copy + parse);
-    record('large body: 100 MB vs 10 × the 10 MB time', times[100].ours, 'ms', '10 × the 10 MB body', 10 * times[10].ours);
-    console.log(`  (execute() with a 100 MB string argument, the host's JSON.stringify included: ${Math.round(endToEnd)} ms)`);
+    const factor = big / small;
+    record(largeBodyFigures(small, big)[0], times[big].ours, 'ms', 'raw loopback copy of the same bytes', times[big].copy);
+    record(largeBodyFigures(small, big)[0], times[big].ours, 'ms', 'that copy + json.loads of the bytes', times[big].copy + parse);
+    record(largeBodyFigures(small, big)[1], times[big].ours, 'ms', `${factor} × the ${small} MB body`, factor * times[small].ours);
+    console.log(`  (execute() with a ${big} MB string argument, the host's JSON.stringify included: ${Math.round(endToEnd)} ms)`);
   } finally {
     await ours.close();
     floorServer.kill('SIGKILL');
@@ -119,9 +125,9 @@ async function jsonLoadsMs(mb: number): Promise<number> {
  * A 400 MB stream (20 KB items) to a reader that pauses: the worker's peak RSS above its idle RSS.
  * The reader takes an item, then sleeps 1 s every 50 MB, so the worker must hold back, not buffer.
  */
-export async function pausedReader(worker: PluginWorker, record: RecordFigure): Promise<void> {
+export async function pausedReader(worker: PluginWorker, record: RecordFigure, totalMb: number): Promise<void> {
   const itemBytes = 20 * 1024;
-  const count = (400 * MB) / itemBytes;
+  const count = (totalMb * MB) / itemBytes;
   await sleep(200);
   const idle = await memoryOf(worker.pid);
   const sampler = peakRss(worker.pid);
@@ -140,9 +146,11 @@ export async function pausedReader(worker: PluginWorker, record: RecordFigure): 
   const seconds = (now() - t) / 1000;
   const peak = await sampler.stop();
   if (received !== count) throw new Error(`the stream delivered ${received} of ${count} items`);
-  record('paused reader, 400 MB stream: worker RSS above idle', peak - idle, 'MB', 'target', 64);
-  console.log(`  (idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB, ${count} items in ${seconds.toFixed(1)} s with 7 pauses of 1 s)`);
+  record(pausedReaderFigure(totalMb), peak - idle, 'MB', 'target', 64);
+  console.log(`  (idle ${idle.toFixed(1)} MB, peak ${peak.toFixed(1)} MB, ${count} items in ${seconds.toFixed(1)} s with a 1 s pause every 50 MB)`);
 }
+
+export const pausedReaderFigure = (totalMb: number): string => `paused reader, ${totalMb} MB stream: worker RSS above idle`;
 
 /** The worker's /health through a fresh connection and through the host's pool, median of `n`. */
 async function answerTimes(worker: PluginWorker, secret: string, n: number): Promise<{ fresh: number; pooled: number }> {
@@ -182,17 +190,21 @@ export async function silentConnections(worker: PluginWorker, secret: string, re
   console.log(`  (/health on a new connection with none open: ${quiet.fresh.toFixed(1)} ms; worker threads with 300 silent connections open: ${threads})`);
 }
 
+export function cliIntoPipeFigures(count: number): string[] {
+  const items = count.toLocaleString('en-US');
+  return [`rpp stream ${items} items into a pipe: lines`, `rpp stream ${items} items into a pipe: CLI peak RSS`];
+}
+
 /**
  * `rpp stream` of 1,000,000 items into a pipe whose reader waits 3 s before reading: every line
  * must arrive, and the CLI's peak RSS stays bounded (backpressure to the worker, not buffering).
  */
-export async function cliIntoPipe(record: RecordFigure): Promise<void> {
+export async function cliIntoPipe(record: RecordFigure, count: number): Promise<void> {
   await promisify(execFile)(process.execPath, ['esbuild.mjs', '--only=cli'], { cwd: projectRoot });
   const folder = await mkdtemp(path.join(os.tmpdir(), 'rpp-bench-cli-'));
   try {
     const manifest = { name: 'bench', version: '1.0.0', python_path: python, module: 'bench_plugin', class: 'BenchPlugin', env_vars: { PYTHONPATH: here } };
     await writeFile(path.join(folder, 'bench.json'), JSON.stringify(manifest));
-    const count = 1_000_000;
     const cli = spawn(process.execPath, [path.join(projectRoot, 'dist', 'cli.js'), 'stream', 'bench', path.join(folder, 'bench.json'), '--arg', `count=${count}`, '--plugins-dir', folder], {
       env: { ...process.env, HOME: folder, RPP_PLUGIN_DIRS: '' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -209,8 +221,9 @@ export async function cliIntoPipe(record: RecordFigure): Promise<void> {
     const code = await new Promise<number | null>((resolve) => cli.on('close', resolve));
     const peak = await sampler.stop();
     const seconds = (now() - t) / 1000;
-    record('rpp stream 1,000,000 items into a pipe: lines', lines, 'lines', 'items yielded', count);
-    record('rpp stream 1,000,000 items into a pipe: CLI peak RSS', peak, 'MB', 'target', 150);
+    const [linesFigure, rssFigure] = cliIntoPipeFigures(count);
+    record(linesFigure, lines, 'lines', 'items yielded', count);
+    record(rssFigure, peak, 'MB', 'target', 150);
     console.log(`  (exit code ${code}, ${seconds.toFixed(1)} s after the reader started)`);
   } finally {
     await rm(folder, { recursive: true, force: true });

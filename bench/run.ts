@@ -1,77 +1,107 @@
-// `npm run bench`: the core's speed against baselines measured in the same run, on the real interpreter.
-// Prints a table and writes bench/results.json ([{name, value, unit, baseline, baseline_value, ratio}]).
-import { execFile, spawn } from 'node:child_process';
+// `npm run bench`: the core's speed against baselines measured in the same run, with the same clock and
+// the same (real) interpreter. Prints a table and writes bench/results.json
+// ([{name, value, unit, baseline, baseline_value, ratio}]).
+// `npm run bench -- --quick` (part of `npm test`): fewer runs and smaller inputs, under 2 minutes; it fails
+// when a figure was not produced (it asserts nothing about speed: the machine may be busy).
+//
+// `--only=TEXT` runs only the sections whose title contains TEXT.
+//
+// To add a figure: add it to a section below (its name in figures(), a record() call in run()), or add a
+// section to SECTIONS. A section that throws loses its figures, not the others'.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client, Pool, request } from 'undici';
-import type { Manifest } from '../src/core/manifest';
-import { PluginWorker } from '../src/core/pluginWorker';
 import { materializeFileInput } from '../src/core/fileInput';
+import type { Manifest } from '../src/core/manifest';
+import { NdjsonDecoder } from '../src/core/ndjson';
+import { PluginWorker } from '../src/core/pluginWorker';
 import { python, workerScript } from '../test/helpers/python';
-import { cliIntoPipe, largeBodies, pausedReader, silentConnections } from './bounds';
+import { cliIntoPipe, cliIntoPipeFigures, largeBodies, largeBodyFigures, pausedReader, pausedReaderFigure, silentConnections } from './bounds';
+import { activation } from './activation';
+import { type BenchContext, type Figure, type Section, median, now, quantile, round, timeCalls } from './figures';
+import { oneShotCli } from './oneShot';
 
-const run = promisify(execFile);
 const here = import.meta.dirname;
-
-interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: string;
-  baseline_value: number;
-  ratio: number;
-}
-const figures: Figure[] = [];
-
-function record(name: string, value: number, unit: string, baseline: string, baselineValue: number): void {
-  const figure = { name, value: round(value), unit, baseline, baseline_value: round(baselineValue), ratio: round(value / baselineValue) };
-  figures.push(figure);
-  console.log(`${name.padEnd(44)} ${String(figure.value).padStart(12)} ${unit.padEnd(8)} vs ${baseline}: ${figure.baseline_value} (ratio ${figure.ratio})`);
-}
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
-const median = (xs: number[]) => quantile(xs, 0.5);
-function quantile(xs: number[], q: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-const now = () => performance.now();
+const quick = process.argv.includes('--quick');
+/** --only=TEXT runs the sections whose title contains TEXT (e.g. --only=activation). */
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 
 const manifest: Manifest = { name: 'bench', version: '1.0.0', python_path: python, module: 'bench_plugin', class: 'BenchPlugin', env_vars: {} };
-const startWorker = () =>
-  PluginWorker.start({ manifest, manifestPath: path.join(here, 'bench.json'), pythonExecutable: python, workerScript, startupTimeoutMs: 30_000 });
+const startWorker = (script = workerScript) =>
+  PluginWorker.start({ manifest, manifestPath: path.join(here, 'bench.json'), pythonExecutable: python, workerScript: script, startupTimeoutMs: 30_000 });
 
-/** Spawn to exit of `python -c "import http.server"`: the least any Python HTTP worker can take. */
-async function floorStartMs(): Promise<number> {
+/** One warm worker shared by the sections that measure calls on a running worker. */
+let warm: Promise<PluginWorker> | undefined;
+const warmWorker = (): Promise<PluginWorker> => (warm ??= startWorker());
+
+// ----------------------------------------------------------------------------------------------- cold start
+
+/**
+ * The floor of any worker's start: a script that does only what the worker must do before it can say
+ * ready (its own top-level imports, read from worker/rpp_worker.py, and the plugin's module), then prints
+ * a ready line. It is started and read by the same code as the real worker (PluginWorker.start).
+ */
+async function writeFloorWorker(folder: string): Promise<string> {
+  const source = await readFile(workerScript, 'utf8');
+  const imports = source.split('\n').filter((line) => /^(import \S|from \S+ import )/.test(line));
+  if (imports.length === 0) throw new Error(`no top-level imports found in ${workerScript}`);
+  const script = path.join(folder, 'floor_worker.py');
+  await writeFile(script, [
+    '# Generated by bench/run.ts: the worker\'s top-level imports, its plugin\'s module, then a ready line.',
+    ...imports,
+    'import importlib, sys',
+    'sys.path[:0] = [sys.argv[sys.argv.index("--sys-path") + 1]]',
+    'importlib.import_module(sys.argv[sys.argv.index("--module") + 1])',
+    'sys.stdout.write(\'{"rpp_worker": 1, "protocol": 1, "port": 9}\\n\')',
+    'sys.stdout.flush()',
+    // Not timed any more: die with the bench, and wait for its SIGKILL.
+    'import ctypes, signal, time',
+    'ctypes.CDLL(None).prctl(1, signal.SIGKILL)',
+    'time.sleep(60)',
+    '',
+  ].join('\n'));
+  return script;
+}
+
+async function floorStartMs(floorScript: string): Promise<number> {
   const t = now();
-  await run(python, ['-c', 'import http.server']);
-  return now() - t;
+  const floor = await startWorker(floorScript);
+  const ms = now() - t;
+  process.kill(-floor.pid, 'SIGKILL'); // it answers no HTTP: no /cleanup to wait for
+  await floor.dispose();
+  return ms;
 }
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
   });
 }
 
-/** The seed's start: a port chosen beforehand, then GET /health every 500 ms until it answers. */
+/**
+ * The seed's start (RemotePluginProxy._start_process): a free port chosen beforehand, then GET /health,
+ * and after each refused connection a 500 ms sleep. Our worker listens only once its plugin is loaded,
+ * so /health answers exactly when the worker is ready, as with the seed's worker.
+ */
 async function seedStyleStartMs(): Promise<number> {
+  const t = now();
   const port = await freePort();
   const secret = randomBytes(16).toString('hex');
-  const t = now();
   const child = spawn(python, [workerScript, '--module', 'bench_plugin', '--class', 'BenchPlugin', '--port', String(port), '--sys-path', here], {
     env: { ...process.env, RPP_WORKER_SECRET: secret },
     stdio: 'ignore',
+    detached: true,
   });
   try {
-    for (;;) {
+    const deadline = t + 30_000;
+    while (now() < deadline) {
       try {
         await request(`http://127.0.0.1:${port}/health`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.body.dump());
         return now() - t;
@@ -79,71 +109,40 @@ async function seedStyleStartMs(): Promise<number> {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+    throw new Error('the seed-style start did not answer /health within 30 s');
   } finally {
-    child.kill('SIGKILL');
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
   }
 }
 
-async function coldStart(): Promise<void> {
-  const ours: number[] = [];
-  const floor: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    floor.push(await floorStartMs());
-    const t = now();
-    const worker = await startWorker();
-    ours.push(now() - t);
-    await worker.dispose();
-  }
-  const seed = [await seedStyleStartMs(), await seedStyleStartMs(), await seedStyleStartMs()];
-  record('cold start: spawn to ready (median ms)', median(ours), 'ms', 'python -c "import http.server"', median(floor));
-  record('cold start: ours vs seed-style polling', median(ours), 'ms', 'seed: free port + /health every 500 ms', median(seed));
-  console.log(`  (ours - floor = ${round(median(ours) - median(floor))} ms)`);
-}
+const coldStart: Section = {
+  title: 'cold start',
+  figures: () => ['cold start: spawn to ready (median ms)', 'cold start: ours vs seed-style polling'],
+  async run(bench) {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'rpp-bench-floor-'));
+    try {
+      const floorScript = await writeFloorWorker(folder);
+      const ours: number[] = [];
+      const floor: number[] = [];
+      for (let i = 0; i < (quick ? 5 : 15); i++) {
+        floor.push(await floorStartMs(floorScript));
+        const t = now();
+        const worker = await startWorker();
+        ours.push(now() - t);
+        await worker.dispose();
+      }
+      const seed: number[] = [];
+      for (let i = 0; i < (quick ? 3 : 9); i++) seed.push(await seedStyleStartMs());
+      bench.record('cold start: spawn to ready (median ms)', median(ours), 'ms', "floor: spawn → print after the worker's imports, same reader", median(floor));
+      bench.note(`ours - floor = ${round(median(ours) - median(floor))} ms`);
+      bench.record('cold start: ours vs seed-style polling', median(ours), 'ms', 'seed: free port, then /health every 500 ms', median(seed));
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  },
+};
 
-async function timeCalls(n: number, call: () => Promise<unknown>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = now();
-    await call();
-    times.push(now() - t);
-  }
-  return times;
-}
-
-async function warmExecute(worker: PluginWorker): Promise<void> {
-  const N = 2000;
-  await timeCalls(200, () => worker.execute([], {})); // warm-up
-  const ours = await timeCalls(N, () => worker.execute([], {}));
-
-  // What the seed does: a new client (a new TCP connection) for every call.
-  const secret = await secretOf(worker);
-  const url = `http://127.0.0.1:${worker.port}`;
-  const body = JSON.stringify({ args: [], kwargs: {} });
-  const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
-  const fresh = await timeCalls(N / 4, async () => {
-    const client = new Client(url, { pipelining: 0 });
-    const res = await client.request({ method: 'POST', path: '/execute', headers, body });
-    await res.body.json();
-    await client.close();
-  });
-
-  // The floor: the same request to a bare keep-alive http.server that answers a fixed reply.
-  const floorServer = spawn(python, [path.join(here, 'floor_server.py')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = Number((await new Promise<Buffer>((resolve) => floorServer.stdout.once('data', resolve))).toString().trim());
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
-  const post = async () => {
-    const res = await pool.request({ method: 'POST', path: '/execute', headers, body });
-    await res.body.json();
-  };
-  await timeCalls(200, post);
-  const floor = await timeCalls(N, post);
-  await pool.close();
-  floorServer.kill('SIGKILL');
-
-  record('warm execute: median round trip', median(ours) * 1000, 'µs', 'raw keep-alive http.server floor', median(floor) * 1000);
-  record('warm execute: p99 round trip', quantile(ours, 0.99) * 1000, 'µs', 'floor p99', quantile(floor, 0.99) * 1000);
-  record('warm execute: median vs new connection per call', median(ours) * 1000, 'µs', 'seed: new connection per call', median(fresh) * 1000);
-}
+// ----------------------------------------------------------------------------------------------- warm calls
 
 /** The bench reaches into the worker only for the secret, to drive the same worker with other clients. */
 async function secretOf(worker: PluginWorker): Promise<string> {
@@ -153,73 +152,182 @@ async function secretOf(worker: PluginWorker): Promise<string> {
   return line.slice('RPP_WORKER_SECRET='.length);
 }
 
-async function streamThroughput(worker: PluginWorker): Promise<void> {
-  const N = 100_000;
-  const ceilingScript = `import json, time\nt=time.perf_counter()\nfor i in range(${N}): json.dumps({"i": i, "text": "item"})\nprint(time.perf_counter()-t)`;
-  const ceilingS = Number((await run(python, ['-c', ceilingScript])).stdout.trim());
-  let count = 0;
-  const t = now();
-  for await (const _item of worker.executeStream([], { count: N })) count++;
-  const seconds = (now() - t) / 1000;
-  if (count !== N) throw new Error(`stream delivered ${count} of ${N} items`);
-  record('stream: items/s end to end', N / seconds, 'items/s', 'python generate + json.dumps only (ceiling)', N / ceilingS);
+const warmExecute: Section = {
+  title: 'warm calls',
+  figures: () => ['warm execute: median round trip', 'warm execute: p99 round trip', 'warm execute: median vs new connection per call'],
+  async run(bench) {
+    const worker = await warmWorker();
+    const N = quick ? 300 : 2000;
+    await timeCalls(N / 10, () => worker.execute([], {})); // warm-up
+    const ours = await timeCalls(N, () => worker.execute([], {}));
 
-  const latencies: number[] = [];
-  for await (const item of worker.executeStream([], { count: 200, interval_s: 0.005 })) {
-    const arrived = (performance.timeOrigin + performance.now()) / 1000;
-    latencies.push((arrived - (item as { t: number }).t) * 1000);
-  }
-  record('stream: yield to arrival, median', median(latencies), 'ms', 'target', 1);
-  record('stream: yield to arrival, p99', quantile(latencies, 0.99), 'ms', 'target', 1);
-}
+    // What the seed does: a new client (a new TCP connection) for every call.
+    const secret = await secretOf(worker);
+    const url = `http://127.0.0.1:${worker.port}`;
+    const body = JSON.stringify({ args: [], kwargs: {} });
+    const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
+    const fresh = await timeCalls(N / 4, async () => {
+      const client = new Client(url, { pipelining: 0 });
+      const res = await client.request({ method: 'POST', path: '/execute', headers, body });
+      await res.body.json();
+      await client.close();
+    });
 
-async function fileInputs(worker: PluginWorker): Promise<void> {
-  const folder = await mkdtemp(path.join(os.tmpdir(), 'rpp-bench-'));
-  try {
-    for (const mb of [1, 100]) {
-      const data = randomBytes(mb * 1024 * 1024);
-      const file = path.join(folder, `input-${mb}.bin`);
-      await writeFile(file, data);
-      // What it costs to hand the plugin its input (the plugin only looks at the size): by path, through a
-      // private temp file (an unsaved editor), or as base64 inside the JSON body (what files-as-bytes costs).
-      const byPath = median(await timeCalls(5, () => worker.execute([file], { mode: 'stat_path' })));
-      const byTemp = median(await timeCalls(3, async () => {
-        const input = await materializeFileInput({ content: data, name: 'input.bin' });
-        try {
-          await worker.execute([input.path], { mode: 'stat_path' });
-        } finally {
-          await input.release();
-        }
-      }));
-      const byBase64 = median(await timeCalls(3, () => worker.execute([], { mode: 'read_base64', data: data.toString('base64') })));
-      const readByPath = median(await timeCalls(3, () => worker.execute([file], { mode: 'read_path' })));
-      record(`input ${mb} MB: by path`, byPath, 'ms', 'base64 in JSON', byBase64);
-      record(`input ${mb} MB: through a temp file`, byTemp, 'ms', 'base64 in JSON', byBase64);
-      console.log(`  (a call whose plugin reads all ${mb} MB from that path: ${round(readByPath)} ms)`);
+    // The floor: the same request to a bare keep-alive http.server that answers a fixed reply.
+    const floorServer = spawn(python, [path.join(here, 'floor_server.py')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = Number((await new Promise<Buffer>((resolve) => floorServer.stdout.once('data', resolve))).toString().trim());
+      const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+      const post = async () => {
+        const res = await pool.request({ method: 'POST', path: '/execute', headers, body });
+        await res.body.json();
+      };
+      await timeCalls(N / 10, post);
+      const floor = await timeCalls(N, post);
+      await pool.close();
+      bench.record('warm execute: median round trip', median(ours) * 1000, 'µs', 'raw keep-alive http.server floor', median(floor) * 1000);
+      bench.record('warm execute: p99 round trip', quantile(ours, 0.99) * 1000, 'µs', 'floor p99', quantile(floor, 0.99) * 1000);
+      bench.record('warm execute: median vs new connection per call', median(ours) * 1000, 'µs', 'seed: new connection per call', median(fresh) * 1000);
+    } finally {
+      floorServer.kill('SIGKILL');
     }
-  } finally {
-    await rm(folder, { recursive: true, force: true });
+  },
+};
+
+// ----------------------------------------------------------------------------------------------- streams
+
+/**
+ * The ceiling of a stream: the same plugin's items, encoded by the worker's own encoder, written by a
+ * Python process into a pipe, read and parsed by Node with the core's NDJSON decoder. What the real
+ * stream adds on top is HTTP, the worker's threads and the call's bookkeeping.
+ */
+async function streamCeilingItemsPerSecond(count: number): Promise<number> {
+  const child = spawn(python, [path.join(here, 'stream_ceiling.py'), path.dirname(workerScript), here, String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // The script says it has imported everything; the clock starts when it is told to go.
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', (chunk: Buffer) => {
+      child.stdout.pause(); // the rest is read below
+      if (chunk.toString() === 'ready\n') resolve();
+      else reject(new Error(`stream_ceiling.py said ${chunk}`));
+    });
+    child.once('exit', (code) => reject(new Error(`stream_ceiling.py exited (${code}) before it was ready`)));
+  });
+  const decoder = new NdjsonDecoder();
+  const items: unknown[] = [];
+  let received = 0;
+  let lastItemAt = NaN; // the clock stops at the last item, not when the interpreter has shut down
+  const t = now();
+  child.stdin.end('go\n');
+  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    decoder.push(chunk, items);
+    received += items.length;
+    items.length = 0;
+    if (received === count) lastItemAt = now();
   }
+  decoder.end(items);
+  if ((await exited) !== 0 || received + items.length !== count) throw new Error(`stream ceiling: ${received + items.length} of ${count} items, exit ${child.exitCode}`);
+  return count / ((lastItemAt - t) / 1000);
 }
+
+const stream: Section = {
+  title: 'streams',
+  figures: () => ['stream: items/s end to end', 'stream: yield to arrival, median', 'stream: yield to arrival, p99'],
+  async run(bench) {
+    const worker = await warmWorker();
+    const N = quick ? 10_000 : 100_000;
+    const ours: number[] = [];
+    const ceiling: number[] = [];
+    // Alternated rounds, so that a busy moment of the machine does not land on one side only.
+    for (let round = 0; round < (quick ? 3 : 5); round++) {
+      ceiling.push(await streamCeilingItemsPerSecond(N));
+      let count = 0;
+      const t = now();
+      for await (const _item of worker.executeStream([], { count: N })) count++;
+      const seconds = (now() - t) / 1000;
+      if (count !== N) throw new Error(`stream delivered ${count} of ${N} items`);
+      ours.push(N / seconds);
+    }
+    bench.record('stream: items/s end to end', median(ours), 'items/s', 'same items and encoder through a pipe, same decoder (ceiling)', median(ceiling));
+
+    const latencies: number[] = [];
+    for await (const item of worker.executeStream([], { count: quick ? 50 : 200, interval_s: 0.005 })) {
+      const arrived = (performance.timeOrigin + performance.now()) / 1000;
+      latencies.push((arrived - (item as { t: number }).t) * 1000);
+    }
+    bench.record('stream: yield to arrival, median', median(latencies), 'ms', 'target', 1);
+    bench.record('stream: yield to arrival, p99', quantile(latencies, 0.99), 'ms', 'target', 1);
+  },
+};
+
+// ----------------------------------------------------------------------------------------------- file inputs
+
+/** Input sizes in MB: base64 bodies grow by a third, so --quick keeps them modest. */
+const inputSizes = (isQuick: boolean): number[] => (isQuick ? [1, 16] : [1, 100]);
+
+const fileInputs: Section = {
+  title: 'file inputs',
+  figures: (isQuick) => inputSizes(isQuick).flatMap((mb) => [`input ${mb} MB: by path`, `input ${mb} MB: through a temp file`]),
+  async run(bench) {
+    const worker = await warmWorker();
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'rpp-bench-'));
+    try {
+      for (const mb of inputSizes(quick)) {
+        const data = randomBytes(mb * 1024 * 1024);
+        const file = path.join(folder, `input-${mb}.bin`);
+        await writeFile(file, data);
+        const expect = (result: unknown) => {
+          if ((result as { size?: number }).size !== data.length) throw new Error(`the plugin read ${JSON.stringify(result)}, not ${data.length} bytes`);
+        };
+        // Each way to hand the plugin its input, including what the plugin must do to have the bytes:
+        // by path (it reads the file), through a private temp file (what an unsaved editor costs: write it,
+        // the plugin reads it, remove it), or as base64 in the JSON body (encode, send, decode).
+        const runs = quick ? 3 : 5;
+        const byPath = median(await timeCalls(runs, async () => expect(await worker.execute([file], { mode: 'read_path' }))));
+        const byTemp = median(await timeCalls(runs, async () => {
+          const input = await materializeFileInput({ content: data, name: 'input.bin' });
+          try {
+            expect(await worker.execute([input.path], { mode: 'read_path' }));
+          } finally {
+            await input.release();
+          }
+        }));
+        const byBase64 = median(await timeCalls(runs, async () => expect(await worker.execute([], { mode: 'read_base64', data: data.toString('base64') }))));
+        bench.record(`input ${mb} MB: by path`, byPath, 'ms', 'base64 in the JSON body', byBase64);
+        bench.record(`input ${mb} MB: through a temp file`, byTemp, 'ms', 'base64 in the JSON body', byBase64);
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  },
+};
+
+// ----------------------------------------------------------------------------------------------- memory
 
 async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
-async function idleMemory(worker: PluginWorker): Promise<void> {
-  const fresh = await startWorker();
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const ours = await rssOf(fresh.pid);
-  await fresh.dispose();
-  const bare = spawn(python, ['-c', 'import http.server, time; print(1, flush=True); time.sleep(30)'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise((resolve) => bare.stdout.once('data', resolve));
-  const floor = await rssOf(bare.pid!);
-  bare.kill('SIGKILL');
-  record('idle worker RSS', ours, 'MB', 'python -c "import http.server"', floor);
-  const stats = await worker.stats();
-  console.log(`  (after the benchmark's calls the warm worker's tree RSS is ${round((stats.rss_bytes ?? NaN) / 1048576)} MB)`);
-}
+const idleMemory: Section = {
+  title: 'memory',
+  figures: () => ['idle worker RSS'],
+  async run(bench) {
+    const fresh = await startWorker();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const ours = await rssOf(fresh.pid);
+    await fresh.dispose();
+    const bare = spawn(python, ['-c', 'import http.server, time; print(1, flush=True); time.sleep(30)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => bare.stdout.once('data', resolve));
+      bench.record('idle worker RSS', ours, 'MB', 'python -c "import http.server"', await rssOf(bare.pid!));
+    } finally {
+      bare.kill('SIGKILL');
+    }
+    const stats = await (await warmWorker()).stats();
+    bench.note(`after the benchmark's calls the warm worker's tree RSS is ${round((stats.rss_bytes ?? NaN) / 1048576)} MB`);
+  },
+};
 
 /**
  * A plugin on cjm-plugin-system's worker (test/fixtures/cjm_plugin_system: FastAPI on uvicorn) through
@@ -227,75 +335,130 @@ async function idleMemory(worker: PluginWorker): Promise<void> {
  * connection per call to the same worker (the alternative the project decided against, by this figure),
  * and how long the project takes to stop such a worker, against stopping the bundled one.
  */
-async function cjmWorker(): Promise<void> {
-  let fixture;
-  try {
-    fixture = await import('../test/core/cjmWorkerFixture');
-  } catch (error) {
-    console.log(`cjm worker: not measured: ${(error as Error).message}`);
-    return;
-  }
-  const { makeFixturePlugin } = await import('../test/core/pluginWorkerFixture');
-  const plugin = makeFixturePlugin();
-  fixture.writeCjmStylePlugin(plugin.dir);
-  const options = () => fixture.cjmOptions(plugin, 'current', { module: 'cjm_style_plugin', class: 'CjmStylePlugin' });
-  try {
-    const N = 1000;
-    const worker = await PluginWorker.start(options());
-    await timeCalls(200, () => worker.execute([], {})); // warm-up
-    const ours = await timeCalls(N, () => worker.execute([], {}));
-    const url = `http://127.0.0.1:${worker.port}`;
-    const body = JSON.stringify({ args: [], kwargs: {} });
-    const fresh = await timeCalls(N / 2, async () => {
-      const client = new Client(url, { pipelining: 0 });
-      const res = await client.request({ method: 'POST', path: '/execute', headers: { 'content-type': 'application/json' }, body });
-      await res.body.json();
-      await client.close();
-    });
-    let t = now();
-    await worker.dispose();
-    const cjmStop = now() - t;
-    record('cjm warm execute: median round trip', median(ours) * 1000, 'µs', 'cjm: new connection per call, median', median(fresh) * 1000);
-    record('cjm warm execute: p99 round trip', quantile(ours, 0.99) * 1000, 'µs', 'cjm: new connection per call, p99', quantile(fresh, 0.99) * 1000);
-    const bundled = await startWorker();
-    t = now();
-    await bundled.dispose();
-    record('cjm worker: stop (dispose)', cjmStop, 'ms', 'bundled worker: stop', now() - t);
-  } finally {
-    plugin.remove();
-  }
+const cjmWorker: Section = {
+  title: 'cjm worker',
+  figures: () => ['cjm warm execute: median round trip', 'cjm warm execute: p99 round trip', 'cjm worker: stop (dispose)'],
+  async run(bench) {
+    // Throws, naming what to install, when no interpreter has FastAPI and uvicorn.
+    const fixture = await import('../test/core/cjmWorkerFixture');
+    const { makeFixturePlugin } = await import('../test/core/pluginWorkerFixture');
+    const plugin = makeFixturePlugin();
+    fixture.writeCjmStylePlugin(plugin.dir);
+    const options = () => fixture.cjmOptions(plugin, 'current', { module: 'cjm_style_plugin', class: 'CjmStylePlugin' });
+    try {
+      const N = quick ? 200 : 1000;
+      const worker = await PluginWorker.start(options());
+      await timeCalls(N / 5, () => worker.execute([], {})); // warm-up
+      const ours = await timeCalls(N, () => worker.execute([], {}));
+      const url = `http://127.0.0.1:${worker.port}`;
+      const body = JSON.stringify({ args: [], kwargs: {} });
+      const fresh = await timeCalls(N / 2, async () => {
+        const client = new Client(url, { pipelining: 0 });
+        const res = await client.request({ method: 'POST', path: '/execute', headers: { 'content-type': 'application/json' }, body });
+        await res.body.json();
+        await client.close();
+      });
+      let t = now();
+      await worker.dispose();
+      const cjmStop = now() - t;
+      bench.record('cjm warm execute: median round trip', median(ours) * 1000, 'µs', 'cjm: new connection per call, median', median(fresh) * 1000);
+      bench.record('cjm warm execute: p99 round trip', quantile(ours, 0.99) * 1000, 'µs', 'cjm: new connection per call, p99', quantile(fresh, 0.99) * 1000);
+      const bundled = await startWorker();
+      t = now();
+      await bundled.dispose();
+      bench.record('cjm worker: stop (dispose)', cjmStop, 'ms', 'bundled worker: stop', now() - t);
+    } finally {
+      plugin.remove();
+    }
+  },
+};
+
+// ----------------------------------------------------------------------------------------------- the run
+
+// ----------------------------------------------------------------------------------------------- bounds
+
+/** Large and hostile input (issue 11, bench/bounds.ts); --quick uses smaller sizes under the same rules. */
+const bounds: Section = {
+  title: 'bounds',
+  figures: (quick) => {
+    const size = boundsSizes(quick);
+    return [
+      ...largeBodyFigures(size.smallBodyMb, size.bigBodyMb),
+      pausedReaderFigure(size.streamMb),
+      '300 silent connections: /health, new connection',
+      '300 silent connections: execute, host pool',
+      ...cliIntoPipeFigures(size.cliItems),
+    ];
+  },
+  async run(bench) {
+    const size = boundsSizes(bench.quick);
+    const worker = await warmWorker();
+    const secret = await secretOf(worker);
+    await largeBodies(worker, secret, bench.record, size.smallBodyMb, size.bigBodyMb);
+    await silentConnections(worker, secret, bench.record);
+    const fresh = await startWorker(); // its idle RSS is not inflated by the figures before
+    try {
+      await pausedReader(fresh, bench.record, size.streamMb);
+    } finally {
+      await fresh.dispose();
+    }
+    await cliIntoPipe(bench.record, size.cliItems);
+  },
+};
+
+function boundsSizes(quick: boolean) {
+  return quick
+    ? { smallBodyMb: 5, bigBodyMb: 25, streamMb: 100, cliItems: 100_000 }
+    : { smallBodyMb: 10, bigBodyMb: 100, streamMb: 400, cliItems: 1_000_000 };
 }
 
-/** Issue 11: large bodies, a paused reader, a stranger's silent connections (bench/bounds.ts). */
-async function boundsFigures(worker: PluginWorker): Promise<void> {
-  const secret = await secretOf(worker);
-  await largeBodies(worker, secret, record);
-  await silentConnections(worker, secret, record);
-  const fresh = await startWorker(); // its idle RSS is not inflated by the figures before
-  try {
-    await pausedReader(fresh, record);
-  } finally {
-    await fresh.dispose();
-  }
+const SECTIONS: Section[] = [coldStart, warmExecute, stream, fileInputs, idleMemory, bounds, cjmWorker, oneShotCli, activation]
+  .filter((section) => !only || section.title.includes(only));
+
+function context(figures: Figure[]): BenchContext {
+  return {
+    quick,
+    python,
+    record(name, value, unit, baseline, baselineValue) {
+      const figure = { name, value: round(value), unit, baseline, baseline_value: round(baselineValue), ratio: round(value / baselineValue) };
+      figures.push(figure);
+      console.log(`${name.padEnd(48)} ${String(figure.value).padStart(12)} ${unit.padEnd(8)} vs ${baseline}: ${figure.baseline_value} (ratio ${figure.ratio})`);
+    },
+    note: (text) => console.log(`  (${text})`),
+  };
 }
 
-async function main(): Promise<void> {
-  console.log(`interpreter: ${python}\n`);
-  await coldStart();
-  const worker = await startWorker();
+async function main(): Promise<number> {
+  const started = now();
+  console.log(`interpreter: ${python}${quick ? '; --quick: fewer runs, smaller inputs' : ''}\n`);
+  const figures: Figure[] = [];
+  const bench = context(figures);
+  const failures: string[] = [];
   try {
-    await warmExecute(worker);
-    await streamThroughput(worker);
-    await fileInputs(worker);
-    await idleMemory(worker);
-    await boundsFigures(worker);
+    for (const section of SECTIONS) {
+      try {
+        await section.run(bench);
+      } catch (error) {
+        failures.push(`${section.title}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
+    }
   } finally {
-    await worker.dispose();
+    await (await warm?.catch(() => undefined))?.dispose();
   }
-  await cjmWorker();
-  await cliIntoPipe(record);
-  await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
-  console.log('\nwrote bench/results.json');
+  const produced = new Map(figures.map((f) => [f.name, f]));
+  const missing = SECTIONS.flatMap((s) => s.figures(quick)).filter((name) => !Number.isFinite(produced.get(name)?.value) || !Number.isFinite(produced.get(name)?.baseline_value));
+  const unexpected = figures.filter((f) => !SECTIONS.some((s) => s.figures(quick).includes(f.name))).map((f) => f.name);
+  const seconds = ((now() - started) / 1000).toFixed(1);
+  if (only) {
+    console.log(`\n${figures.length} figures in ${seconds} s (--only: bench/results.json not written)`);
+  } else {
+    await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
+    console.log(`\nwrote bench/results.json: ${figures.length} figures in ${seconds} s`);
+  }
+  for (const failure of failures) console.log(`\nFAILED ${failure}`);
+  if (missing.length > 0) console.log(`\nfigures not produced: ${missing.join('; ')}`);
+  if (unexpected.length > 0) console.log(`\nfigures no section declares (add them to its figures()): ${unexpected.join('; ')}`);
+  return failures.length > 0 || missing.length > 0 || unexpected.length > 0 ? 1 : 0;
 }
 
-await main();
+process.exitCode = await main();

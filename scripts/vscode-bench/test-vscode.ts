@@ -9,7 +9,7 @@ import {
   bench, ensureBench, examplePluginDirs, freePort, makeTempDir, makeWorkspace, projectRoot,
   runMarker, startServer, survivingProcesses, testResultsDir, waitForHttp,
 } from './bench';
-import { launchChromium } from './playwright';
+import { runInWorkbench, workbenchUrl } from './workbench';
 
 const outDir = path.join(projectRoot, 'out', 'test', 'vscode');
 const RUN_TIMEOUT_MS = 20 * 60_000;
@@ -36,16 +36,6 @@ async function bundleTests(): Promise<void> {
   });
 }
 
-function payloadUrl(port: number, workspace: string, extensions: string): string {
-  const remote = (p: string) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = JSON.stringify([
-    ['extensionDevelopmentPath', remote(extensions)],
-    ['extensionTestsPath', remote(path.join(outDir, 'index.js'))],
-    ['skipWelcome', 'true'],
-  ]);
-  return `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
-}
-
 /**
  * The development extensions: this project and a stub of the Python extension (it cannot be downloaded
  * here; the interpreter picker's tests need its API). The payload takes one extensionDevelopmentPath, and
@@ -57,30 +47,6 @@ function developmentExtensions(run: string): string {
   fs.symlinkSync(projectRoot, path.join(folder, 'remote-plugin-proxy'));
   fs.symlinkSync(path.join(projectRoot, 'test', 'fixtures', 'python-extension-stub'), path.join(folder, 'python-extension-stub'));
   return folder;
-}
-
-/** Opens the workbench and resolves with the exit code the test extension host reports. */
-async function runInWorkbench(url: string, hostLog: string): Promise<number | 'timeout'> {
-  const profile = makeTempDir('chromium');
-  const context = await launchChromium(profile);
-  try {
-    const page = context.pages()[0] ?? await context.newPage();
-    let reportExit: (code: number) => void = () => {};
-    const exited = new Promise<number>((resolve) => { reportExit = resolve; });
-    // The workbench calls these when the smoke-test driver is on: the extension host's log lines and its exit code.
-    await page.exposeFunction('codeAutomationExit', (code: number) => reportExit(code));
-    await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
-      fs.appendFileSync(hostLog, `[${type}] ${(args ?? []).map(String).join(' ')}\n`);
-    });
-    await page.goto(url);
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, RUN_TIMEOUT_MS, 'timeout').unref());
-    const code = await Promise.race([exited, timeout]);
-    await page.screenshot({ path: path.join(testResultsDir, 'vscode-ext-host.png') }).catch(() => undefined);
-    return code;
-  } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
 }
 
 function printResults(): TestResult[] {
@@ -122,7 +88,12 @@ async function main(): Promise<number> {
   let code: number | 'timeout';
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, server, serverLog);
-    code = await runInWorkbench(payloadUrl(port, workspace, developmentExtensions(run)), hostLog);
+    code = await runInWorkbench({
+      url: workbenchUrl(port, workspace, path.join(outDir, 'index.js'), { extensionPaths: [developmentExtensions(run)] }),
+      hostLog,
+      timeoutMs: RUN_TIMEOUT_MS,
+      screenshot: path.join(testResultsDir, 'vscode-ext-host.png'),
+    });
   } finally {
     await server.stop();
   }

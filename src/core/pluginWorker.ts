@@ -1,7 +1,7 @@
 // One running worker process and its wire: the only owner of the process, its secret, its
 // connection pools and its timers, all released by dispose(). See docs/protocol.md.
 import { randomBytes } from 'node:crypto';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { CallStream, type StreamSource } from './callStream';
 import { PluginError, fromDetailAnswer, fromJobError, isJobError, messageOf } from './errors';
 import { MAX_LINE_BYTES, NdjsonError } from './ndjson';
@@ -66,7 +66,7 @@ export class PluginWorker {
   /** Pending requests that must fail at once when the process exits. */
   private readonly exitListeners = new Set<(exit: WorkerExit) => void>();
 
-  private constructor(options: WorkerStartOptions, launched: LaunchedWorker) {
+  private constructor(options: WorkerStartOptions, launched: LaunchedWorker, PoolClass: typeof Pool) {
     this.name = options.manifest.name;
     this.pid = launched.pid;
     this.port = launched.port;
@@ -75,14 +75,14 @@ export class PluginWorker {
     const origin = `http://127.0.0.1:${launched.port}`;
     this.cjm = options.manifest.worker === 'cjm';
     const keepAliveTimeout = this.cjm ? CJM_IDLE_SOCKET_MS : IDLE_SOCKET_MS;
-    this.callPool = new Pool(origin, {
+    this.callPool = new PoolClass(origin, {
       connections: 32,
       pipelining: 1,
       headersTimeout: 0,
       bodyTimeout: 0,
       keepAliveTimeout,
     });
-    this.controlPool = new Pool(origin, {
+    this.controlPool = new PoolClass(origin, {
       connections: 4,
       pipelining: 1,
       headersTimeout: CONTROL_TIMEOUT_MS,
@@ -94,7 +94,9 @@ export class PluginWorker {
 
   /** Spawns the worker and resolves once it takes requests; rejects with a PluginError of kind 'start'. */
   static async start(options: WorkerStartOptions): Promise<PluginWorker> {
-    return new PluginWorker(options, await launchWorker(options));
+    const launched = await launchWorker(options);
+    const { Pool } = await import('undici'); // loaded on first use (launchWorker loads it while the interpreter starts)
+    return new PluginWorker(options, launched, Pool);
   }
 
   get alive(): boolean {

@@ -7,9 +7,6 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { execa } from 'execa';
-import getPort from 'get-port';
-import { request } from 'undici';
 import { PluginError } from './errors';
 import type { Manifest } from './manifest';
 import { StderrTail } from './stderrTail';
@@ -47,9 +44,11 @@ export async function launchWorker(options: WorkerStartOptions): Promise<Launche
   const { manifest } = options;
   await assertExecutable(options);
   const cjm = manifest.worker === 'cjm';
-  const port = cjm ? await getPort({ host: '127.0.0.1' }) : 0;
+  // execa, get-port and undici load on first use, so activating the extension or `rpp --help` never pays for them.
+  const port = cjm ? await (await import('get-port')).default({ host: '127.0.0.1' }) : 0;
   const secret = randomBytes(32).toString('hex');
   const tail = new StderrTail(options.onStderrLine);
+  const { execa } = await import('execa');
   const subprocess = execa(options.pythonExecutable, workerArguments(options, port), {
     detached: true, // own process group, so dispose() can signal the worker and its children at once
     cleanup: false, // the worker's own --ppid watch and dispose() end it; no signal-exit hooks in VS Code
@@ -72,6 +71,7 @@ export async function launchWorker(options: WorkerStartOptions): Promise<Launche
     const why = result.cause instanceof Error ? result.cause.message : (result.originalMessage ?? result.shortMessage);
     throw startError(options, `the interpreter could not be run (${why})`, tail);
   }
+  void import('undici').catch(() => undefined); // the HTTP client is needed next: load it while the interpreter starts
   subprocess.stderr.setEncoding('utf8');
   subprocess.stderr.on('data', (text: string) => tail.push(text));
   const ended = processEnd(subprocess, subprocess.stderr, tail);
@@ -181,6 +181,7 @@ function logStdout(stdout: Readable, tail: StderrTail): void {
 
 /** Seed-style readiness: GET /health until it answers, backing off from 10 ms to 100 ms (the seed waits 500 ms). */
 async function pollHealth(port: number, secret: string, startOver: AbortSignal): Promise<number> {
+  const { request } = await import('undici');
   for (let wait = 10; !startOver.aborted; wait = Math.min(wait * 2, 100)) {
     try {
       const response = await request(`http://127.0.0.1:${port}/health`, {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginCall, PluginRegistry } from '../../src/core/registry';
-import { eventually, figure, killMarked, makePluginFolder, openFdCount, openRegistry, processesWithMark, tempInputFolders } from './helpers';
+import { eventually, figure, killMarked, makePluginFolder, openFdCount, openRegistry, processesWithMark, readProc, tempInputFolders } from './helpers';
 
 const CALLS = Number(process.env.RPP_SOAK_CALLS ?? 10_000);
 const CALLERS = 8;
@@ -30,6 +30,23 @@ function rng(seed: number): () => number {
   };
 }
 
+/** The process's start time (field 22 of /proc/PID/stat): with the pid, it names one process, never a reused pid. */
+function startTimeOf(pid: number): string | undefined {
+  const stat = readProc(pid, 'stat');
+  // The fields after the command name (which may hold spaces and parentheses) start with field 3.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+/** SIGKILL, but only to the worker chosen earlier: by the time the timer fires it may be gone and its pid reused. */
+function killIfSame(pid: number, started: string): void {
+  if (startTimeOf(pid) !== started) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // exited between the check and the kill
+  }
+}
+
 type Outcome = 'result' | 'crash' | 'cancelled';
 
 interface Tally {
@@ -48,9 +65,10 @@ async function oneCall(registry: PluginRegistry, token: string, random: () => nu
   if (random() < CANCEL_CHANCE) setTimeout(() => abort.abort(), Math.floor(random() * 5));
   if (random() < KILL_CHANCE) {
     const pid = registry.get(plugin)?.pid;
-    if (pid !== undefined) {
+    const started = pid === undefined ? undefined : startTimeOf(pid);
+    if (pid !== undefined && started !== undefined) {
       tally.kills++;
-      setTimeout(() => process.kill(pid, 'SIGKILL'), Math.floor(random() * 3));
+      setTimeout(() => killIfSame(pid, started), Math.floor(random() * 3));
     }
   }
   const call: PluginCall = { signal: abort.signal, kwargs: { token } };

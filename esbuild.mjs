@@ -1,6 +1,7 @@
-// Bundles the extension (CommonJS, `vscode` external) and the `rpp` CLI into dist/.
+// Bundles the extension (CommonJS, `vscode` external), the `rpp` CLI and the results webview (a browser
+// script with uPlot and its stylesheet: dist/webview/results.js and results.css) into dist/.
 // `node esbuild.mjs` builds for development (source maps); `--production` minifies for the .vsix;
-// `--only=cli` (or `--only=extension`) builds one of the two.
+// `--only=cli` (or `--only=extension`, `--only=webview`) builds one of them.
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -24,7 +25,9 @@ const builds = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
-].filter((build) => !only || build.outfile === `dist/${only}.js`);
+  { entryPoints: { results: 'src/webview/main.ts' }, outdir: 'dist/webview', bundle: true, platform: 'browser',
+    format: 'iife', target: 'chrome114', sourcemap: production ? false : 'linked', minify: production, logLevel: 'info' },
+].filter((build) => !only || (build.outfile ?? build.outdir) === `dist/${only}.js` || build.outdir === `dist/${only}`);
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

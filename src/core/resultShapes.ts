@@ -205,7 +205,7 @@ export function shapeOf(items: readonly unknown[], hint?: ResultRenderer): Resul
 }
 
 /** Whether an item goes into the renderer of `shape` (the others are shown beside it). */
-export function fitsShape(item: unknown, kind: ItemKind, shape: ResultShape): boolean {
+export function fitsShape(kind: ItemKind, shape: ResultShape): boolean {
   if (shape === 'json') return kind !== 'summary';
   if (shape === 'table') return kind === 'row' || kind === 'point';
   return KIND_OF_SHAPE[shape] === kind;

@@ -100,7 +100,7 @@ export function tableOf(run: ExportedRun): Table | undefined {
     if (shape === 'empty') continue;
     if (shape !== 'table' && shape !== 'series') return undefined;
     for (const item of items) {
-      if (fitsShape(item, kindOf(item), shape)) records.push({ file: file.path, row: item as Record<string, unknown> });
+      if (fitsShape(kindOf(item), shape)) records.push({ file: file.path, row: item as Record<string, unknown> });
     }
   }
   if (records.length === 0) return undefined;

@@ -4,12 +4,15 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { FileInput, PluginRegistry } from '../core/registry';
+import type { RunHistory } from '../core/runHistory';
+import { resultsHintOf } from '../core/resultShapes';
 import { asPluginError, type PluginErrors } from './pluginErrors';
 import type { PluginPick } from './pluginPick';
 import { ResultsOutput } from './resultsOutput';
 import { ResultsPanel } from './resultsPanel';
 import type { ResultsView, RunMode, RunSummary } from './resultsView';
-import type { Settings } from './settings';
+import { RecordedView } from './runRecording';
+import { savedPluginConfig, type Settings } from './settings';
 import { requireTrust } from './workspaceTrust';
 
 interface RunTarget {
@@ -32,8 +35,11 @@ export class RunCommands {
     private readonly pick: PluginPick,
     private readonly errors: PluginErrors,
     private readonly settings: () => Settings,
-    private readonly mediaRoot: vscode.Uri,
+    private readonly extensionUri: vscode.Uri,
     private readonly resultsChannel: vscode.OutputChannel,
+    /** Where runs are recorded; undefined when the history keeps none. */
+    private readonly history: () => RunHistory | undefined,
+    private readonly log: vscode.LogOutputChannel,
   ) {}
 
   /** The palette, explorer and editor entry: (clicked uri, selected uris) as VS Code passes them. */
@@ -64,10 +70,30 @@ export class RunCommands {
     return this.run(plugin, 'stream', await Promise.all(picked.map(targetOfUri)));
   }
 
+  /** Runs a plugin again on the files of an earlier run (Run Again in the Runs view or a reopened panel). */
+  async runAgain(plugin: string, mode: RunMode, files: readonly string[]): Promise<RunSummary | undefined> {
+    if (!requireTrust('run a plugin')) return undefined;
+    if (!this.registry.get(plugin)) {
+      void vscode.window.showErrorMessage(`The plugin ${plugin} is no longer loaded; its manifest may have moved. Check the Plugins view.`);
+      return undefined;
+    }
+    const missing = files.filter((file) => !path.isAbsolute(file));
+    if (missing.length > 0) {
+      void vscode.window.showErrorMessage(`${missing.join(', ')} was an unsaved editor and cannot be run again; save it to a file and run the plugin on that.`);
+      return undefined;
+    }
+    return this.run(plugin, mode, files.map((file) => ({ path: file, input: { path: file } })));
+  }
+
   private async run(plugin: string, mode: RunMode, targets: RunTarget[]): Promise<RunSummary> {
     await this.pick.remember(plugin);
-    const view = this.openView(plugin, mode, targets);
-    this.latestView = view;
+    const shown = this.openView(plugin, mode, targets);
+    this.latestView = shown;
+    const info = this.registry.get(plugin);
+    const view = RecordedView.wrap(shown, this.history(), {
+      plugin, pluginVersion: info?.version, mode, targets: targets.map((target) => target.path),
+      config: savedPluginConfig(plugin), results: typeof info?.manifest?.results === 'string' ? info.manifest.results : undefined,
+    }, this.log);
     const controller = new AbortController();
     const stopping = view.onDidRequestStop(() => controller.abort());
     const started = performance.now();
@@ -130,7 +156,14 @@ export class RunCommands {
 
   private openView(plugin: string, mode: RunMode, targets: RunTarget[]): ResultsView {
     if (this.settings().resultsTarget === 'output') return new ResultsOutput(this.resultsChannel, plugin, mode);
-    return new ResultsPanel(this.mediaRoot, plugin, mode, targets[0]!.path, targets.length);
+    const info = this.registry.get(plugin);
+    const paths = targets.map((target) => target.path);
+    const panel = new ResultsPanel(this.extensionUri, {
+      plugin, pluginVersion: info?.version, mode, targets: paths, hint: resultsHintOf(info?.manifest?.results),
+      startedAt: Date.now(), config: savedPluginConfig(plugin),
+    });
+    panel.onDidRequestRerun(() => void this.runAgain(plugin, mode, paths));
+    return panel;
   }
 
   private async targetsOf(uri: unknown, uris: unknown): Promise<RunTarget[]> {

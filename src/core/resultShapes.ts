@@ -277,13 +277,14 @@ export function seriesFieldsOf(points: readonly unknown[], limit = points.length
 }
 
 /**
- * Which y scale each field goes on: fields whose ranges are of a similar size share the left one; a field
- * whose range differs from it more than tenfold (dBFS beside linear levels) goes on the right one.
+ * Which y scale each field goes on: fields whose ranges are of a similar size as the first shown field's share
+ * the left one; a field whose range differs from it more than tenfold (dBFS beside linear levels) goes right.
  */
-export function scalesOf(ranges: ReadonlyArray<{ key: string; min: number; max: number }>): Record<string, 'y' | 'y2'> {
+export function scalesOf(ranges: ReadonlyArray<{ key: string; min: number; max: number; hidden?: boolean }>): Record<string, 'y' | 'y2'> {
   const scales: Record<string, 'y' | 'y2'> = {};
   const span = (r: { min: number; max: number }) => Math.max(Math.abs(r.min), Math.abs(r.max), Number.MIN_VALUE);
-  const first = ranges.find((range) => Number.isFinite(range.min));
+  // The first field shown sets the left scale (a hidden counter must not).
+  const first = ranges.find((range) => !range.hidden && Number.isFinite(range.min)) ?? ranges.find((range) => Number.isFinite(range.min));
   for (const range of ranges) {
     if (!first || !Number.isFinite(range.min)) { scales[range.key] = 'y'; continue; }
     const ratio = span(range) / span(first);

@@ -171,7 +171,10 @@ function endRun(runIndex: number, summary: RunSummaryView): void {
     const state = summary.interrupted ? 'interrupted' : summary.cancelled ? 'cancelled' : summary.errors > 0 ? 'failed' : 'done';
     document.body.dataset.state = state;
     const stop = document.getElementById('stop') as HTMLButtonElement | null;
-    if (stop) stop.disabled = true;
+    if (stop) {
+      stop.disabled = true;
+      stop.hidden = true;
+    }
     const rerun = document.getElementById('rerun');
     if (rerun) rerun.hidden = false;
   }

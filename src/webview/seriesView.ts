@@ -132,7 +132,8 @@ export class SeriesView implements Renderer {
     const grid = style.getPropertyValue('--vscode-editorWidget-border').trim() || 'rgba(128,128,128,0.25)';
     const ranges = this.fields.map((field, index) => {
       const values = this.ys[index]!.filter((value): value is number => value !== null);
-      return { key: field.key, min: values.length ? Math.min(...values.slice(0, 5000)) : NaN, max: values.length ? Math.max(...values.slice(0, 5000)) : NaN };
+      const sample = values.slice(0, 5000);
+      return { key: field.key, hidden: field.hidden, min: sample.length ? Math.min(...sample) : NaN, max: sample.length ? Math.max(...sample) : NaN };
     });
     const scales = scalesOf(ranges);
     const usesRight = Object.values(scales).includes('y2');
@@ -140,8 +141,9 @@ export class SeriesView implements Renderer {
       scale, side, stroke: foreground, label, labelSize: label ? 20 : 0,
       grid: { show: side !== 1, stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
     });
-    const leftLabel = this.fields.filter((field) => scales[field.key] !== 'y2').map((field) => field.key).slice(0, 3).join(', ');
-    const rightLabel = this.fields.filter((field) => scales[field.key] === 'y2').map((field) => field.key).slice(0, 3).join(', ');
+    const shown = this.fields.filter((field) => !field.hidden);
+    const leftLabel = shown.filter((field) => scales[field.key] !== 'y2').map((field) => field.key).slice(0, 3).join(', ');
+    const rightLabel = shown.filter((field) => scales[field.key] === 'y2').map((field) => field.key).slice(0, 3).join(', ');
     return {
       width: this.width(),
       height: HEIGHT,

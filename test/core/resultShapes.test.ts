@@ -110,6 +110,8 @@ test('series fields: measurements shown, counters hidden at first, scales by mag
   ]);
   assert.deepEqual(seriesFieldsOf([{ t: 0, index: 1 }, { t: 1, index: 2 }]), [{ key: 'index', hidden: false }], 'counters are shown when nothing else is');
   assert.deepEqual(scalesOf([{ key: 'rms', min: 0, max: 0.3 }, { key: 'dbfs', min: -60, max: -3 }, { key: 'peak', min: 0, max: 0.9 }]), { rms: 'y', dbfs: 'y2', peak: 'y' });
+  assert.deepEqual(scalesOf([{ key: 'index', min: 0, max: 29, hidden: true }, { key: 'rms', min: 0, max: 0.3 }, { key: 'dbfs', min: -60, max: -3 }]),
+    { index: 'y2', rms: 'y', dbfs: 'y2' }, 'a hidden counter does not choose the left scale');
 });
 
 test('relative boxes are recognised (all within 0..1, some fractional)', () => {

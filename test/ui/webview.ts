@@ -18,9 +18,10 @@ interface EvaluatingLocator extends Locator {
   evaluate<R, A>(fn: (element: PageElement, arg: A) => R, arg: A): Promise<R>;
 }
 
-/** The document of the visible results webview. */
+/** The document of the newest visible webview (the results panel a test just opened). */
 export function resultsFrame(): FrameLocator {
-  return page().frameLocator('iframe.webview.ready:visible').frameLocator('iframe#active-frame');
+  const outer = page().frameLocator('iframe.webview.ready:visible') as FrameLocator & { last(): FrameLocator };
+  return outer.last().frameLocator('iframe#active-frame');
 }
 
 export function inResults(selector: string, options?: { hasText?: string | RegExp }): Locator {

@@ -103,8 +103,13 @@ resultsTest('regions are boxes over the image in every bbox convention, nested o
   await inResults('.region-row .word', { hasText: 'red' }).first().hover();
   const hot = () => evaluateIn('svg.regions-overlay', (svg) => [...svg.querySelectorAll('rect.hot')].map((r) => r.getAttribute('width')));
   await waitForValue('the word box (and its line) to light up', hot, (widths) => widths.sort().join() === '120,50');
-  await inResults('svg.regions-overlay rect.region').first().hover();
-  await waitForValue('the tip to show the box text', () => inResults('.regions-tip').innerText(), (text) => /blue line · confidence 91\.5/.test(text));
+  // The second line's box, at x = 275 (between its words, whose boxes lie on top of it).
+  const lineBox = inResults('svg.regions-overlay rect.region.colour-0').nth(1);
+  const scale = await evaluateIn('svg.regions-overlay', (svg) => svg.getBoundingClientRect().width / 400);
+  await (lineBox as unknown as { hover(o: { position: { x: number; y: number } }): Promise<void> }).hover({ position: { x: 55 * scale, y: 25 * scale } });
+  await waitForValue('the tip to show the box text', () => inResults('.regions-tip').innerText(), (text) => /^red line · confidence 77$/.test(text));
+  await inResults('svg.regions-overlay rect.region.nested').first().hover();
+  await waitForValue('the tip to show the word', () => inResults('.regions-tip').innerText(), (text) => text === 'blue');
   await screenshot('results-regions-generated');
   await closeEditors();
 });

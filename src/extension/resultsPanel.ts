@@ -66,7 +66,7 @@ export class ResultsPanel implements ResultsView {
       hint: resultsHintOf(record.results), startedAt: record.startedAt, config: record.config, record,
     });
     record.files.forEach((file, index) => {
-      panel.files.push({ path: file.path, items: stored.files[index] ?? [], ended: true, error: file.error, cancelled: file.cancelled });
+      panel.files.push({ path: file.path, items: stored.files[index] ?? [], ended: file.ended, error: file.error, cancelled: file.cancelled });
     });
     panel.summary = {
       items: record.items, files: record.files.length, errors: record.errors, durationMs: record.durationMs ?? 0,

@@ -35,7 +35,7 @@ export class ResultsWebview implements vscode.Disposable {
   ) {
     const folders = [...new Set(inputFiles.filter((file) => path.isAbsolute(file)).map((file) => path.dirname(file)))];
     this.roots = [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), ...folders.map((folder) => vscode.Uri.file(folder))];
-    this.panel = vscode.window.createWebviewPanel(RESULTS_VIEW_TYPE, title, vscode.ViewColumn.Beside, {
+    this.panel = vscode.window.createWebviewPanel(RESULTS_VIEW_TYPE, title, resultsColumn(), {
       enableScripts: true,
       localResourceRoots: this.roots,
       // The media's position, a zoomed plot and the scroll position survive switching tabs.
@@ -143,6 +143,13 @@ export class ResultsWebview implements vscode.Disposable {
 </body>
 </html>`;
   }
+}
+
+/** Beside the editor, or where results already are (runs one after another do not split the window again and again). */
+function resultsColumn(): vscode.ViewColumn {
+  const group = vscode.window.tabGroups.all.find((candidate) => candidate.tabs.some((tab) =>
+    tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(RESULTS_VIEW_TYPE)));
+  return group?.viewColumn ?? vscode.ViewColumn.Beside;
 }
 
 /** A path from a result: `~/x`, absolute, or relative to the input file's folder. */

@@ -71,7 +71,7 @@ export class ComparisonPanel {
       record.files.forEach((file, index) => {
         this.webview.post({ type: 'file', run, file: index, path: file.path, media: this.webview.sourceMedia(file.path) });
         this.webview.postItems(run, index, stored.files[index] ?? []);
-        this.webview.post({ type: 'fileEnd', run, file: index, error: file.error, cancelled: file.cancelled });
+        if (file.ended) this.webview.post({ type: 'fileEnd', run, file: index, error: file.error, cancelled: file.cancelled });
       });
       this.webview.post({ type: 'end', run, summary: {
         items: record.items, files: record.files.length, errors: record.errors, durationMs: record.durationMs ?? 0,

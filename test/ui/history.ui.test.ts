@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { examplePluginDirs, makeTempDir, projectRoot } from '../../scripts/vscode-bench/bench';
 import type { Locator } from '../../scripts/vscode-bench/playwright';
-import { openView, page, runCommand, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
+import { page, runCommand, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
 import { inResults, runFromExplorer, waitForRendered, waitForValue } from './webview';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'manifests-results');
@@ -25,13 +25,22 @@ function runRows(): Locator {
 
 /** The Runs view's rows (day groups and runs) as shown, once `count` runs are listed. */
 async function runsListed(count: number): Promise<string[]> {
-  // After a reload the side bar may come back hidden: show it, then the Plugins container.
-  if (!(await page().locator('.part.sidebar').first().isVisible())) await runCommand('View: Toggle Primary Side Bar Visibility');
-  await openView('Plugins');
+  await showRunsView();
   return waitForValue(`${count} runs in the Runs view`, async () => {
     const texts = await runRows().allInnerTexts();
     return texts.map((text) => text.replace(/\s+/g, ' ').trim());
   }, (rows) => rows.filter((row) => row.startsWith('rpp-')).length === count);
+}
+
+/** Shows the Plugins container with its Runs view (its activity bar item toggles: click until it is shown). */
+async function showRunsView(): Promise<void> {
+  const runsHeader = page().locator('.part.sidebar .pane-header', { hasText: 'Runs' }).first();
+  const item = page().locator('.part.activitybar .action-item a[aria-label^="Plugins"], .part.activitybar .action-label[aria-label^="Plugins"]').first();
+  for (let attempt = 1; !(await runsHeader.isVisible()); attempt++) {
+    if (attempt > 4) throw new Error('the Runs view did not show after 4 clicks on the Plugins activity bar item');
+    await item.click();
+    await runsHeader.waitFor({ timeout: 5000 }).catch(() => undefined);
+  }
 }
 
 function runRow(text: string | RegExp, index = 0): ClickableLocator {
@@ -68,7 +77,7 @@ function sidecar(file: string, items: unknown[]): void {
 
 uiTest('every run is listed newest first under Today, with its state', async () => {
   // The Explorer offers plugins on .txt files once the extension has read the manifests (it activates with its view).
-  await openView('Plugins');
+  await showRunsView();
   await page().locator('.part.sidebar .monaco-list-row', { hasText: 'rpp-shapes' }).first().waitFor();
   fs.writeFileSync(path.join(workspaceFolder(), 'report.txt'), 'report\n');
   sidecar('report.txt', [{ name: 'alpha', score: 1 }, { name: 'beta', score: 2 }]);
@@ -88,7 +97,7 @@ uiTest('every run is listed newest first under Today, with its state', async () 
   assert.match(runs[1]!, /^rpp-shapes · report\.txt.* · stream · 3 items/);
   assert.match(runs[2]!, /^rpp-shapes · report\.txt.* · stream · 2 items/);
   assert.ok(await runRow('missing.txt').locator('.codicon-error').count() > 0, 'a failed run has the failed icon');
-  assert.ok(await runRow('3 items').locator('.codicon-pass').count() > 0, 'a finished run has the passed icon');
+  assert.ok(await runRow(/report\.txt.*3 items/).locator('.codicon-pass').count() > 0, 'a finished run has the passed icon');
   await screenshot('runs-view');
 });
 
@@ -106,14 +115,14 @@ uiTest('the history survives a reload; a run still streaming is kept as interrup
   assert.match(await inResults('#status').innerText(), /3 items · .* · interrupted/);
   assert.match(await inResults('.file-status').innerText(), /Interrupted/);
   await runCommand('View: Close All Editors');
-  await runRow('3 items').click();
+  await runRow(/report\.txt.*3 items/).click();
   await waitForRendered(3);
   assert.deepEqual(await inResults('table.results-table tbody tr td:first-child').allInnerTexts(), ['alpha', 'beta', 'gamma']);
   assert.equal(await page().locator('.part.editor .tab', { hasText: /rpp-shapes: report\.txt · / }).count(), 1, 'the reopened run says when it ran');
   await screenshot('runs-reopened');
   await runCommand('View: Close All Editors');
   // Run Again from the view: the same plugin on the same file, a new run on top.
-  await contextMenu(runRow('3 items'), 'Run Again');
+  await contextMenu(runRow(/report\.txt.*3 items/), 'Run Again');
   await waitForRendered(3);
   await runCommand('View: Close All Editors');
   const after = await runsListed(5);
@@ -122,25 +131,25 @@ uiTest('the history survives a reload; a run still streaming is kept as interrup
 
 uiTest('Save Results As… writes JSON, JSON Lines and CSV', async () => {
   await runsListed(5);
-  const row = runRow('3 items');
+  const row = runRow(/report\.txt.*3 items/);
   const json = path.join(exportDir, 'report.json');
   await saveAs(row, json);
   const parsed = JSON.parse(fs.readFileSync(json, 'utf8'));
   assert.equal(parsed.plugin, 'rpp-shapes');
   assert.deepEqual(parsed.files[0].items.map((item: { name: string }) => item.name), ['alpha', 'beta', 'gamma']);
   const jsonl = path.join(exportDir, 'report.jsonl');
-  await saveAs(runRow('3 items'), jsonl);
+  await saveAs(runRow(/report\.txt.*3 items/), jsonl);
   assert.deepEqual(fs.readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line)),
     [{ name: 'alpha', score: 5 }, { name: 'beta', score: 2 }, { name: 'gamma', score: 7 }]);
   const csv = path.join(exportDir, 'report.csv');
-  await saveAs(runRow('3 items'), csv);
+  await saveAs(runRow(/report\.txt.*3 items/), csv);
   assert.equal(fs.readFileSync(csv, 'utf8'), 'name,score\r\nalpha,5\r\nbeta,2\r\ngamma,7\r\n');
 });
 
 uiTest('two runs of the same plugin on the same file open side by side, with the diff of their JSON', async () => {
   await runsListed(5);
-  const older = runRow('2 items');
-  const newer = runRow('3 items', 1);
+  const older = runRow(/report\.txt.*2 items/);
+  const newer = runRow(/report\.txt.*3 items/, 1);
   // Select both (a click, then Ctrl+click), then Compare from the context menu, as in the Explorer.
   await older.click();
   await newer.click({ modifiers: ['Control'] });

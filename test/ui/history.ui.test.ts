@@ -5,15 +5,13 @@
 import * as assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { examplePluginDirs, makeTempDir, projectRoot } from '../../scripts/vscode-bench/bench';
+import { examplePluginDirs, projectRoot } from '../../scripts/vscode-bench/bench';
 import type { Locator } from '../../scripts/vscode-bench/playwright';
 import { page, runCommand, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
 import { inResults, runFromExplorer, waitForRendered, waitForValue } from './webview';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'manifests-results');
 useVsCode({ userSettings: { 'remotePluginProxy.pluginDirs': examplePluginDirs(fixtures) } });
-
-const exportDir = makeTempDir('export');
 
 interface ClickableLocator extends Locator {
   click(options?: { button?: 'left' | 'right'; modifiers?: Array<'Control' | 'Shift'>; timeout?: number }): Promise<void>;
@@ -61,14 +59,20 @@ async function reloadWindow(): Promise<void> {
   await page().locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 90_000 });
 }
 
-/** Saves through VS Code's own file dialog (the simple one in a browser), typing the path as a user does. */
-async function saveAs(row: ClickableLocator, file: string): Promise<void> {
+/**
+ * Saves through VS Code's own file dialog (the simple one in a browser), which opens in the input file's
+ * folder: the test types a file name there, as a user does, and returns the saved file's path.
+ */
+async function saveAs(row: ClickableLocator, name: string): Promise<string> {
   await contextMenu(row, 'Save Results As…');
   const input = page().locator('.quick-input-widget input');
   await input.waitFor();
-  await input.fill(file);
+  await page().keyboard.press('Control+A');
+  await page().keyboard.type(name);
   await page().keyboard.press('Enter');
+  const file = path.join(workspaceFolder(), name);
   await waitForValue(`${file} to be written`, async () => fs.existsSync(file), Boolean);
+  return file;
 }
 
 function sidecar(file: string, items: unknown[]): void {
@@ -132,17 +136,14 @@ uiTest('the history survives a reload; a run still streaming is kept as interrup
 uiTest('Save Results As… writes JSON, JSON Lines and CSV', async () => {
   await runsListed(5);
   const row = runRow(/report\.txt.*3 items/);
-  const json = path.join(exportDir, 'report.json');
-  await saveAs(row, json);
+  const json = await saveAs(row, 'export.json');
   const parsed = JSON.parse(fs.readFileSync(json, 'utf8'));
   assert.equal(parsed.plugin, 'rpp-shapes');
   assert.deepEqual(parsed.files[0].items.map((item: { name: string }) => item.name), ['alpha', 'beta', 'gamma']);
-  const jsonl = path.join(exportDir, 'report.jsonl');
-  await saveAs(runRow(/report\.txt.*3 items/), jsonl);
+  const jsonl = await saveAs(runRow(/report\.txt.*3 items/), 'export.jsonl');
   assert.deepEqual(fs.readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line)),
     [{ name: 'alpha', score: 5 }, { name: 'beta', score: 2 }, { name: 'gamma', score: 7 }]);
-  const csv = path.join(exportDir, 'report.csv');
-  await saveAs(runRow(/report\.txt.*3 items/), csv);
+  const csv = await saveAs(runRow(/report\.txt.*3 items/), 'export.csv');
   assert.equal(fs.readFileSync(csv, 'utf8'), 'name,score\r\nalpha,5\r\nbeta,2\r\ngamma,7\r\n');
 });
 

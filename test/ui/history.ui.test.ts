@@ -21,13 +21,13 @@ function runRows(): Locator {
   return page().locator('.part.sidebar .pane', { hasText: 'Runs' }).locator('.monaco-list-row');
 }
 
-/** The Runs view's rows (day groups and runs) as shown, once `count` runs are listed. */
+/** The Runs view's rows (day groups and runs) as shown, once at least `count` runs are listed. */
 async function runsListed(count: number): Promise<string[]> {
   await showRunsView();
   return waitForValue(`${count} runs in the Runs view`, async () => {
     const texts = await runRows().allInnerTexts();
     return texts.map((text) => text.replace(/\s+/g, ' ').trim());
-  }, (rows) => rows.filter((row) => row.startsWith('rpp-')).length === count);
+  }, (rows) => rows.filter((row) => row.startsWith('rpp-')).length >= count);
 }
 
 /** Shows the Plugins container with its Runs view (its activity bar item toggles: click until it is shown). */
@@ -105,7 +105,7 @@ uiTest('every run is listed newest first under Today, with its state', async () 
   await screenshot('runs-view');
 });
 
-uiTest('the history survives a reload; a run still streaming is kept as interrupted; a run reopens as it was', async () => {
+uiTest('the history survives a reload; a run still streaming then is kept as interrupted with what had arrived', async () => {
   fs.writeFileSync(path.join(workspaceFolder(), 'wait.txt'), 'wait\n');
   await runFromExplorer('wait.txt', 'Stream on Current File', 'rpp-waiting');
   await waitForValue('three items while the run waits', () => inResults('body').getAttribute('data-rendered'), (n) => n === '3');
@@ -119,6 +119,10 @@ uiTest('the history survives a reload; a run still streaming is kept as interrup
   assert.match(await inResults('#status').innerText(), /3 items · .* · interrupted/);
   assert.match(await inResults('.file-status').innerText(), /Interrupted/);
   await runCommand('View: Close All Editors');
+});
+
+uiTest('a run reopens as it was, and runs again from the Runs view', async () => {
+  await runsListed(4);
   await runRow(/report\.txt.*3 items/).click();
   await waitForRendered(3);
   assert.deepEqual(await inResults('table.results-table tbody tr td:first-child').allInnerTexts(), ['alpha', 'beta', 'gamma']);
@@ -126,6 +130,8 @@ uiTest('the history survives a reload; a run still streaming is kept as interrup
   await screenshot('runs-reopened');
   await runCommand('View: Close All Editors');
   // Run Again from the view: the same plugin on the same file, a new run on top.
+  await page().locator('.part.sidebar .monaco-list-row', { hasText: 'rpp-shapes' }).first().waitFor()
+    .catch(() => { throw new Error('after the reload the Plugins view lists no rpp-shapes (see the extension log: "Activated … N plugins")'); });
   await contextMenu(runRow(/report\.txt.*3 items/), 'Run Again');
   await waitForRendered(3);
   await runCommand('View: Close All Editors');

@@ -7,10 +7,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import {
   bench, ensureBench, freePort, makeTempDir, makeWorkspace, projectRoot, runMarker, startServer,
-  survivingProcesses, waitForHttp, writeSettings,
+  survivingProcesses, testResultsDir, waitForHttp, writeSettings,
 } from '../scripts/vscode-bench/bench';
 import { launchChromium, type Locator, type Page } from '../scripts/vscode-bench/playwright';
 
@@ -86,8 +85,8 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
   })();
   let orphans: string[] = [];
   let figures: PanelFigure[];
+  const page = context.pages()[0] ?? await context.newPage();
   try {
-    const page = context.pages()[0] ?? await context.newPage();
     page.setDefaultTimeout(60_000);
     const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${projectRoot}`]]);
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
@@ -113,6 +112,11 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
       { name: 'panel: longest main-thread task meanwhile', value: longest, unit: 'ms', baseline: 'the 100 ms limit', baselineValue: LIMIT_MS },
       { name: 'panel: slowest click answered meanwhile', value: slowestClick, unit: 'ms', baseline: 'the 100 ms limit', baselineValue: LIMIT_MS },
     ];
+  } catch (error) {
+    fs.mkdirSync(testResultsDir, { recursive: true });
+    await page.screenshot({ path: path.join(testResultsDir, 'bench-panel-FAIL.png') }).catch(() => undefined);
+    fs.copyFileSync(log, path.join(testResultsDir, 'bench-panel-server.log'));
+    throw error;
   } finally {
     await context.close().catch(() => undefined);
     await server.stop();
@@ -137,16 +141,22 @@ async function cliBaseline(input: string): Promise<{ first: number; all: number 
   let lastRead = 0;
   let firstMade = 0;
   let count = 0;
-  for await (const line of readline.createInterface({ input: child.stdout })) {
+  let rest = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
     const now = Date.now();
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    if (lines.length === 0) return;
     if (count === 0) {
       firstRead = now;
-      firstMade = Number((JSON.parse(line) as { made_ms: string }).made_ms);
+      firstMade = Number((JSON.parse(lines[0]!) as { made_ms: string }).made_ms);
     }
     lastRead = now;
-    count += 1;
-  }
-  if (count !== ITEMS) throw new Error(`rpp stream gave ${count} items, not ${ITEMS}`);
+    count += lines.length;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0 || count !== ITEMS) throw new Error(`rpp stream gave ${count} items (exit code ${code}), not ${ITEMS}`);
   return { first: firstRead - firstMade, all: lastRead - firstMade };
 }
 

@@ -207,7 +207,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // Into a pipe, stdout writes are asynchronous: exit only once they are out, or a slower reader loses the end.
+  (code) => process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
     process.stderr.write(`rpp: internal error: ${messageOf(error)}\n`);
     process.exit(2);

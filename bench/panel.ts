@@ -29,6 +29,7 @@ export interface PanelFigure {
 
 interface EvaluatingLocator extends Locator {
   evaluate<R, A>(fn: (element: unknown, arg: A) => R, arg: A): Promise<R>;
+  evaluate(expression: string): Promise<unknown>;
 }
 
 /** The little of the webview's DOM the instrumentation uses (the bench's tsconfig has no DOM types). */
@@ -44,7 +45,8 @@ interface WebviewBody {
 interface WebviewWindow {
   performance: { now(): number; timeOrigin: number };
   setInterval(callback: () => void, ms: number): void;
-  PerformanceObserver: new (callback: (list: { getEntries(): Array<{ duration: number }> }) => void) => { observe(options: object): void };
+  PerformanceObserver: new (callback: (list: { getEntries(): Array<{ duration: number; startTime: number; attribution?: Array<{ containerType?: string; containerSrc?: string; name?: string }> }> }) => void) => { observe(options: object): void };
+  addEventListener(type: 'message', listener: (event: { data: { type?: string; items?: unknown[] } }) => void): void;
   MutationObserver: new (callback: () => void) => { observe(target: unknown, options: object): void };
   __bench?: WebviewTimings;
 }
@@ -53,6 +55,14 @@ interface WebviewWindow {
 interface WebviewTimings {
   firstRenderedMs?: number;
   allRenderedMs?: number;
+  /** When the first and the last item reached the webview (its `items` messages). */
+  firstArrivedMs?: number;
+  lastArrivedMs?: number;
+  arrived: number;
+  messages: number;
+  /** Every message the webview got: [wall time, type, items]. */
+  log: Array<[number, string, number]>;
+  longTaskTimes: Array<[number, number, string]>;
   longTasks: number[];
   maxHeartbeatGapMs: number;
   clickDelays: number[];
@@ -76,7 +86,7 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
   const port = await freePort();
   const log = path.join(run, 'server.log');
   const server = startServer(bench.node24, [bench.serverMain, '--host', '127.0.0.1', '--port', String(port),
-    '--without-connection-token', '--accept-server-license-terms', '--disable-workspace-trust', '--disable-telemetry',
+    '--without-connection-token', '--accept-server-license-terms', '--enable-smoke-test-driver', '--disable-workspace-trust', '--disable-telemetry',
     '--server-data-dir', path.join(run, 'server-data'), '--user-data-dir', userData, '--extensions-dir', path.join(run, 'extensions')],
   { ...process.env, [marker.name]: marker.value }, log);
   const context = await (async () => {
@@ -97,6 +107,8 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
     const frame = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     const body = frame.locator('body') as EvaluatingLocator;
     await body.waitFor();
+    // tsx compiles named functions with esbuild's keepNames, whose __name helper the page does not have.
+    await body.evaluate('globalThis.__name = (fn) => fn');
     await body.evaluate(instrument, ITEMS);
     const timings = await clickUntilRendered(frame.locator('h2.file-name').first(), body);
     const made = madeTimes(userData);
@@ -104,6 +116,10 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
     const allOnScreen = timings.allRenderedMs! - made.first;
     const longest = Math.max(0, ...timings.longTasks, timings.maxHeartbeatGapMs);
     const slowestClick = Math.max(0, ...timings.clickDelays);
+    console.log(`  panel: messages: ${timings.log.map(([at, type, count]) => `${round(at - made.first)}:${type}${count ? `(${count})` : ''}`).join(' ')}`);
+    console.log(`  panel: items reached the webview from ${round(timings.firstArrivedMs! - made.first)} ms to ${round(timings.lastArrivedMs! - made.first)} ms after the first was made, in ${timings.messages} messages`);
+    const slow = timings.longTaskTimes.filter(([, duration]) => duration > LIMIT_MS).map(([at, duration, where]) => `${round(at - made.first)} ms: ${round(duration)} ms (${where})`);
+    if (slow.length > 0) console.log(`  panel: tasks over ${LIMIT_MS} ms: ${slow.slice(0, 12).join('; ')}`);
     console.log(`  panel: the plugin made ${ITEMS} items in ${round(made.last - made.first)} ms; ${timings.longTasks.length} long tasks (> 50 ms), ` +
       `${timings.clickDelays.length} clicks during the stream; longest task ${round(longest)} ms ${longest <= LIMIT_MS ? '≤' : '>'} ${LIMIT_MS} ms`);
     figures = [
@@ -189,10 +205,25 @@ function instrument(element: unknown, items: number): void {
   const page = element as WebviewBody;
   const view = page.ownerDocument.defaultView;
   const wall = () => view.performance.timeOrigin + view.performance.now();
-  const timings: WebviewTimings = { longTasks: [], maxHeartbeatGapMs: 0, clickDelays: [] };
+  const timings: WebviewTimings = { longTasks: [], longTaskTimes: [], maxHeartbeatGapMs: 0, clickDelays: [], arrived: 0, messages: 0, log: [] };
+  view.addEventListener('message', (event) => {
+    timings.log.push([wall(), String(event.data?.type), event.data?.items?.length ?? 0]);
+    if (event.data?.type !== 'items' || !event.data.items) return;
+    const now = wall();
+    timings.firstArrivedMs ??= now;
+    timings.lastArrivedMs = now;
+    timings.arrived += event.data.items.length;
+    timings.messages += 1;
+  });
   view.__bench = timings;
   try {
-    new view.PerformanceObserver((list) => { for (const entry of list.getEntries()) timings.longTasks.push(entry.duration); }).observe({ type: 'longtask', buffered: true });
+    new view.PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        timings.longTasks.push(entry.duration);
+        const where = entry.attribution?.[0];
+        timings.longTaskTimes.push([view.performance.timeOrigin + entry.startTime, entry.duration, `${where?.name ?? '?'}/${where?.containerType ?? ''}`]);
+      }
+    }).observe({ type: 'longtask', buffered: true });
   } catch { /* no Long Tasks API: the heartbeat still measures */ }
   let last = view.performance.now();
   view.setInterval(() => {

@@ -278,6 +278,7 @@ export class RunRecorder {
   private pending: string[] = [];
   private pendingBytes = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastFlush = performance.now();
   private readonly started = performance.now();
   private sealed = false;
   /** Why recording stopped early (a full disk, a deleted folder); the run itself goes on regardless. */
@@ -318,7 +319,8 @@ export class RunRecorder {
     this.pendingBytes += line.length;
     file.items += 1;
     this.record.items += 1;
-    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    // By size, by the clock (a fast stream is read in long macrotasks where timers wait), or by a timer.
+    if (this.pendingBytes >= FLUSH_BYTES || performance.now() - this.lastFlush >= FLUSH_INTERVAL_MS) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
   }
 
@@ -371,6 +373,7 @@ export class RunRecorder {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.length === 0) return;
+    this.lastFlush = performance.now();
     if (this.fd === undefined) {
       this.pending = []; // recording stopped (writeError): nothing to keep them for
       this.pendingBytes = 0;

@@ -1,4 +1,4 @@
-// One webview panel per run: a live run (items stream in, posted in batches at most every ~50 ms so a
+// One webview panel per run: a live run (items stream in, posted in batches about every 50 ms so a
 // fast stream does not flood the webview) or a run reopened from the history exactly as it was. The panel
 // keeps every item for the webview's renderers, Copy and Save; plugin output reaches the page only as data.
 import * as vscode from 'vscode';
@@ -41,6 +41,7 @@ export class ResultsPanel implements ResultsView {
   private readonly files: FileResults[] = [];
   private pending: unknown[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
+  private lastFlush = 0;
   private summary: RunSummaryView | undefined;
   private readonly stopRequested = new vscode.EventEmitter<void>();
   private readonly rerunRequested = new vscode.EventEmitter<void>();
@@ -103,7 +104,9 @@ export class ResultsPanel implements ResultsView {
   append(item: unknown): void {
     this.current().items.push(item);
     this.pending.push(item);
-    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
+    // A fast stream is read in long macrotasks in which timers do not run: flush by the clock as items come.
+    if (performance.now() - this.lastFlush >= FLUSH_INTERVAL_MS) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
   }
 
   endFile(outcome: FileOutcome): void {
@@ -131,6 +134,7 @@ export class ResultsPanel implements ResultsView {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.pending.length === 0) return;
+    this.lastFlush = performance.now();
     this.webview.postItems(0, this.files.length - 1, this.pending);
     this.pending = [];
   }

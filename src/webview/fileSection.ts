@@ -88,8 +88,12 @@ export class FileSection {
       this.kinds.push(kind);
       this.tally.add(kind);
     }
-    this.countBadge.textContent = plural(this.items.length, 'item');
     this.relayoutIfNeeded();
+  }
+
+  /** The item count in the heading (updated with the progress, not per message). */
+  updateCount(): void {
+    this.countBadge.textContent = plural(this.items.length, 'item');
   }
 
   /** Feeds up to STEP_ITEMS items to the renderer; false when nothing is left. */

@@ -27,6 +27,8 @@ interface RunView {
 
 let runs: RunView[] = [];
 let reportedCount = -1;
+const REPORT_INTERVAL_MS = 200;
+let lastReport = 0;
 const toolbar = el('header', 'toolbar');
 const statusText = el('span', 'status');
 statusText.id = 'status';
@@ -115,20 +117,21 @@ function addItems(runIndex: number, fileIndex: number, items: unknown[]): void {
   const run = runs[runIndex];
   const section = run?.sections[fileIndex];
   if (!run || !section) return;
-  const follow = isFollowing();
   section.add(items);
   run.received += items.length;
-  document.body.dataset.count = String(runs.reduce((sum, r) => sum + r.received, 0));
-  updateStatus();
-  pendingFollow ||= follow;
+  document.body.dataset.count = String(totalReceived());
+  pendingFollow ||= atBottom;
   work.request();
 }
 
-/** Newest items stay in view only when the user is already at the bottom of a page that scrolls (never for a first item). */
-function isFollowing(): boolean {
+/** Whether the user is at the bottom of a page that scrolls, kept by scroll events (reading it per message would force a layout). */
+let atBottom = false;
+function updateAtBottom(): void {
   const scroller = document.scrollingElement ?? document.documentElement;
-  return scroller.scrollTop > 0 && scroller.scrollTop + window.innerHeight >= scroller.scrollHeight - 40;
+  atBottom = scroller.scrollTop > 0 && scroller.scrollTop + window.innerHeight >= scroller.scrollHeight - 40;
 }
+window.addEventListener('scroll', updateAtBottom, { passive: true });
+window.addEventListener('resize', updateAtBottom, { passive: true });
 
 function step(): boolean {
   for (const run of runs) {
@@ -143,10 +146,17 @@ function anyBusy(): boolean {
   return runs.some((run) => run.sections.some((section) => section?.busy));
 }
 
+/** After a slice of work: follow the newest items if the user was at the bottom, report progress (at most every 200 ms, and when done). */
 function afterSlice(): void {
   if (pendingFollow && document.body.dataset.layout === 'single') window.scrollTo(0, document.body.scrollHeight);
   pendingFollow = false;
-  const rendered = anyBusy() ? renderedSoFar() : totalReceived();
+  const busy = anyBusy();
+  const now = performance.now();
+  if (busy && now - lastReport < REPORT_INTERVAL_MS) return;
+  lastReport = now;
+  updateStatus();
+  for (const run of runs) for (const section of run.sections) section?.updateCount();
+  const rendered = busy ? renderedSoFar() : totalReceived();
   document.body.dataset.rendered = String(rendered);
   if (rendered !== reportedCount) {
     reportedCount = rendered;

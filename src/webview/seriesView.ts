@@ -61,7 +61,7 @@ export class SeriesView implements Renderer {
       this.build();
     }
     // Redrawing 100,000 points takes a few milliseconds: at most a few times a second while they stream.
-    this.draw.minIntervalMs = this.xs.length > 20_000 ? 250 : 50;
+    this.draw.minIntervalMs = this.xs.length > 50_000 ? 500 : this.xs.length > 20_000 ? 250 : 50;
     this.draw.request();
   }
 

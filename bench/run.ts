@@ -11,6 +11,7 @@ import { Client, Pool, request } from 'undici';
 import type { Manifest } from '../src/core/manifest';
 import { PluginWorker } from '../src/core/pluginWorker';
 import { materializeFileInput } from '../src/core/fileInput';
+import { runPanelBench } from './panel';
 import { python, workerScript } from '../test/helpers/python';
 
 const run = promisify(execFile);
@@ -231,6 +232,10 @@ async function main(): Promise<void> {
     await idleMemory(worker);
   } finally {
     await worker.dispose();
+  }
+  if (!process.argv.includes('--quick') && !process.argv.includes('--no-panel')) {
+    console.log('\nresults panel in a real VS Code (bench/panel.ts; --no-panel skips it):');
+    for (const f of await runPanelBench()) record(f.name, f.value, f.unit, f.baseline, f.baselineValue);
   }
   await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
   console.log('\nwrote bench/results.json');

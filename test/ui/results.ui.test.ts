@@ -9,7 +9,7 @@ import path from 'node:path';
 import { examplePluginDirs, projectRoot } from '../../scripts/vscode-bench/bench';
 import { openView, page, runCommand, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
 import { writePng, writeToneWav } from './generatedMedia';
-import { evaluateIn, inResults, runFromExplorer, waitForRendered, waitForValue } from './webview';
+import { evaluateIn, inResults, runFromExplorer, seekedTo, waitForRendered, waitForValue, watchSeeks } from './webview';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'manifests-results');
 useVsCode({ userSettings: { 'remotePluginProxy.pluginDirs': examplePluginDirs(fixtures) } });
@@ -45,11 +45,12 @@ resultsTest('a series is a plot that grows, hides fields, and seeks the playing 
   await peak.click();
   await waitForValue('the peak line to be hidden', async () => (await peak.getAttribute('class')) ?? '', (c) => c.includes('u-off'));
   // A click in the middle of the plot seeks the audio to about 1.5 s.
+  await watchSeeks();
   const box = await evaluateIn('.series-view .u-over', (over) => { const r = over.getBoundingClientRect(); return { w: r.width, h: r.height }; });
   await (inResults('.series-view .u-over').first() as unknown as { click(o: { position: { x: number; y: number } }): Promise<void> })
     .click({ position: { x: box.w / 2, y: box.h / 2 } });
-  const time = await waitForValue('the audio to seek', () => evaluateIn('audio.source-media', (audio) => audio.currentTime), (t) => t > 0.5);
-  assert.ok(time > 1.0 && time < 2.0, `clicked the middle of 0–3 s, the audio is at ${time} s`);
+  const time = await seekedTo('the audio to seek', (t) => t > 0);
+  assert.ok(time > 1.2 && time < 1.8, `clicked the middle of 0–3 s, the audio seeked to ${time} s`);
   await screenshot('results-series-generated');
   await closeEditors();
 });
@@ -69,13 +70,15 @@ resultsTest('segments are a transcript: a click seeks the <audio> there and high
   assert.match(src ?? '', /talk\.wav/, 'the audio is the input file itself (through asWebviewUri)');
   assert.match(await inResults('.segment').first().innerText(), /<b>not bold<\/b>/, 'plugin output is text, never HTML');
   const before = await evaluateIn('audio.source-media', (audio) => audio.currentTime);
+  await watchSeeks();
   await inResults('.segment').nth(2).locator('.time').click();
-  const after = await waitForValue('the audio to seek to the third segment', () => evaluateIn('audio.source-media', (audio) => audio.currentTime), (t) => t >= 4.25);
-  assert.ok(after !== before && after < 5.75, `currentTime moved from ${before} to ${after}`);
+  const after = await seekedTo('the audio to seek to the third segment', (t) => t > 0);
+  assert.ok(Math.abs(after - 4.25) < 0.01, `currentTime moved from ${before} to ${after}, the third segment's start (4.25)`);
+  assert.ok(await evaluateIn('audio.source-media', (audio) => audio.currentTime) >= 4.25);
   await waitForValue('the third segment to be highlighted', async () => (await inResults('.segment').nth(2).getAttribute('class')) ?? '', (c) => c.includes('current'));
   // A word with its own times seeks to the word.
   await inResults('.segment .word', { hasText: 'sentence.' }).first().click();
-  await waitForValue('the audio to seek to the word', () => evaluateIn('audio.source-media', (audio) => audio.currentTime), (t) => t >= 2.7 && t < 3.5);
+  await seekedTo('the audio to seek to the word', (t) => Math.abs(t - 2.7) < 0.01);
   await screenshot('results-segments-generated');
   await closeEditors();
 });
@@ -171,8 +174,9 @@ resultsTest('the example plugins on the example files: levels plot, commands tra
   await inResults('.segment').first().waitFor({ timeout: 90_000 });
   await waitForRendered();
   assert.match(await inResults('.segments-view').innerText(), /next slide/);
+  await watchSeeks();
   await inResults('.segment').nth(1).locator('.time').click();
-  await waitForValue('the audio to seek to the second command', () => evaluateIn('audio.source-media', (audio) => audio.currentTime), (t) => t > 0.5);
+  await seekedTo('the audio to seek to the second command', (t) => t > 1);
   await screenshot('results-segments');
   await closeEditors();
 

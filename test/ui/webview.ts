@@ -48,9 +48,28 @@ export async function waitForValue<T>(what: string, read: () => Promise<T>, acce
 /** Right-click a workspace file → "Run on Current File"/"Stream on Current File" → pick the plugin. */
 export async function runFromExplorer(file: string, entry: 'Run on Current File' | 'Stream on Current File', plugin: string): Promise<void> {
   await explorerContextMenu(file, entry);
-  // The helper's click can leave the menu open with our entry highlighted; Enter chooses it as a user would.
-  if (await page().locator('.monaco-menu').first().isVisible()) await page().keyboard.press('Enter');
+  // The helper's click can leave the menu open with our entry highlighted; Enter chooses it as a user would
+  // (only while the menu is up: once the plugin pick is open, Enter would choose its first plugin).
+  const pick = page().locator('.quick-input-widget .quick-input-list');
+  const deadline = Date.now() + 10_000;
+  while (!(await pick.isVisible()) && Date.now() < deadline) {
+    if (await page().locator('.monaco-menu').first().isVisible()) await page().keyboard.press('Enter');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
   await pickQuickItem(plugin);
+}
+
+/** Remembers where the media element last seeked to (it plays on, so currentTime moves while a test reads it). */
+export async function watchSeeks(): Promise<void> {
+  await evaluateIn('.source-media', (media) => {
+    const element = media as unknown as { addEventListener(t: string, l: () => void): void; currentTime: number; dataset: Record<string, string> };
+    element.addEventListener('seeked', () => { element.dataset.seekedTo = String(element.currentTime); });
+  });
+}
+
+/** Where the media last seeked to, once it has. */
+export function seekedTo(what: string, accept: (seconds: number) => boolean): Promise<number> {
+  return waitForValue(what, async () => Number(await inResults('.source-media').getAttribute('data-seeked-to')), (t) => !Number.isNaN(t) && accept(t));
 }
 
 /** Waits until the results webview says the run is over and everything it received is on screen. */

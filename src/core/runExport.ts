@@ -69,7 +69,8 @@ export function asJson(run: ExportedRun): string {
   const { plugin, pluginVersion, mode, status, startedAt, durationMs, config, args, kwargs } = run;
   const files = run.files.map(({ path, items, error, cancelled }) => ({ file: path, items, error, cancelled }));
   const started = startedAt === undefined ? undefined : new Date(startedAt).toISOString();
-  return JSON.stringify({ plugin, version: pluginVersion, mode, status, started, durationMs, config, args, kwargs, files }, null, 2) + '\n';
+  const duration = durationMs === undefined ? undefined : Math.round(durationMs);
+  return JSON.stringify({ plugin, version: pluginVersion, mode, status, started, durationMs: duration, config, args, kwargs, files }, null, 2) + '\n';
 }
 
 /** One item per line; with several files each line is `{"file": …, "item": …}` so no item loses its file. */

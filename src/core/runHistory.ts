@@ -352,7 +352,7 @@ export class RunRecorder {
     this.guarded(() => this.closeFile());
     this.sealed = true;
     this.record.status = status;
-    this.record.durationMs = performance.now() - this.started;
+    this.record.durationMs = Math.round(performance.now() - this.started);
     this.record.owner = undefined;
     this.guarded(() => writeRecord(this.folder, this.record));
     this.onEnded();

@@ -6,6 +6,7 @@
 //   node --import tsx bench/panel.ts     (alone; `npm run bench` runs it after the core figures)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   bench, ensureBench, freePort, makeTempDir, makeWorkspace, projectRoot, runMarker, startServer,
@@ -120,6 +121,7 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
     console.log(`  panel: items reached the webview from ${round(timings.firstArrivedMs! - made.first)} ms to ${round(timings.lastArrivedMs! - made.first)} ms after the first was made, in ${timings.messages} messages`);
     const slow = timings.longTaskTimes.filter(([, duration]) => duration > LIMIT_MS).map(([at, duration, where]) => `${round(at - made.first)} ms: ${round(duration)} ms (${where})`);
     if (slow.length > 0) console.log(`  panel: tasks over ${LIMIT_MS} ms: ${slow.slice(0, 12).join('; ')}`);
+    console.log(`  panel: machine load average ${os.loadavg().map((load) => load.toFixed(1)).join(' ')} (1, 5, 15 min) on ${os.cpus().length} cores`);
     console.log(`  panel: the plugin made ${ITEMS} items in ${round(made.last - made.first)} ms; ${timings.longTasks.length} long tasks (> 50 ms), ` +
       `${timings.clickDelays.length} clicks during the stream; longest task ${round(longest)} ms ${longest <= LIMIT_MS ? '≤' : '>'} ${LIMIT_MS} ms`);
     figures = [

@@ -4,6 +4,7 @@
 import uPlot from 'uplot';
 import { isObject, scalesOf, seriesFieldsOf, timeKeyOf, type JsonObject, type SeriesField } from '../core/resultShapes';
 import { formatSeconds } from '../core/resultText';
+import { sampleSeries } from '../core/seriesSampling';
 import { el, formatNumber } from './dom';
 import type { Renderer, SectionContext } from './renderer';
 import { FrameThrottle } from './scheduler';
@@ -27,6 +28,8 @@ export class SeriesView implements Renderer {
   private readonly draw = new FrameThrottle(() => this.redraw());
   private readonly resize: ResizeObserver;
   private zoomed = false;
+  /** True while the view itself sets the plot's data (its scale hook then is no zoom). */
+  private settingData = false;
   /** A point brought a numeric field the plot does not have: rebuild it at the next draw. */
   private rebuildSoon = false;
   private readonly disposers: Array<() => void> = [];
@@ -60,8 +63,8 @@ export class SeriesView implements Renderer {
       if (this.points.length < 2) return;
       this.build();
     }
-    // Redrawing 100,000 points takes a few milliseconds: at most a few times a second while they stream.
-    this.draw.minIntervalMs = this.xs.length > 50_000 ? 500 : this.xs.length > 20_000 ? 250 : 50;
+    // The plot draws at most a few thousand points (sampled), but collecting them scans the whole series.
+    this.draw.minIntervalMs = this.xs.length > 20_000 ? 200 : 50;
     this.draw.request();
   }
 
@@ -70,11 +73,6 @@ export class SeriesView implements Renderer {
     this.resize.disconnect();
     this.plot?.destroy();
     for (const dispose of this.disposers) dispose();
-  }
-
-  /** Number of points on the plot (for the tests' and the bench's "rendered completely"). */
-  get drawnPoints(): number {
-    return this.plot ? this.plot.data[0].length : 0;
   }
 
   private push(point: JsonObject): void {
@@ -113,16 +111,25 @@ export class SeriesView implements Renderer {
     if (this.rebuildSoon) {
       this.build();
     } else {
+      this.settingData = true;
       this.plot.setData(this.data(), !this.zoomed);
+      this.settingData = false;
     }
-    this.element.dataset.points = String(this.plot.data[0].length);
+    this.element.dataset.points = String(this.xs.length);
     this.movePlayhead();
   }
 
+  /** What the plot draws: every point, or for a long series each bucket's min and max (see seriesSampling). */
   private data(): uPlot.AlignedData {
-    if (this.sorted) return [this.xs, ...this.ys];
-    const order = this.xs.map((_, index) => index).sort((a, b) => this.xs[a]! - this.xs[b]!);
-    return [order.map((index) => this.xs[index]!), ...this.ys.map((ys) => order.map((index) => ys[index]!))];
+    let series = { xs: this.xs as readonly number[], ys: this.ys as ReadonlyArray<ReadonlyArray<number | null>> };
+    if (!this.sorted) {
+      const order = this.xs.map((_, index) => index).sort((a, b) => this.xs[a]! - this.xs[b]!);
+      series = { xs: order.map((index) => this.xs[index]!), ys: this.ys.map((ys) => order.map((index) => ys[index]!)) };
+    }
+    const scale = this.plot?.scales.x;
+    const range = this.zoomed && scale?.min !== undefined && scale.max !== undefined ? { min: scale.min, max: scale.max } : undefined;
+    const sampled = sampleSeries(series, Math.max(500, this.width()), range);
+    return [sampled.xs as number[], ...(sampled.ys as Array<Array<number | null>>)];
   }
 
   private options(): uPlot.Options {
@@ -157,6 +164,8 @@ export class SeriesView implements Renderer {
           const first = this.xs.length ? Math.min(this.xs[0]!, this.xs.at(-1)!) : 0;
           const last = this.xs.length ? Math.max(this.xs[0]!, this.xs.at(-1)!) : 0;
           this.zoomed = min !== undefined && max !== undefined && (min > first || max < last);
+          // A zoom (not our own setData) draws the new range in detail.
+          if (!this.settingData && this.xs.length > this.width() * 2) this.draw.request();
           this.movePlayhead();
         }],
       },

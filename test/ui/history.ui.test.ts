@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { examplePluginDirs, projectRoot } from '../../scripts/vscode-bench/bench';
 import type { Locator } from '../../scripts/vscode-bench/playwright';
-import { page, runCommand, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
+import { page, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
 import { inResults, runFromExplorer, waitForRendered, waitForValue } from './webview';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'manifests-results');
@@ -54,7 +54,7 @@ async function contextMenu(row: ClickableLocator, entry: string): Promise<void> 
 
 async function reloadWindow(): Promise<void> {
   const loaded = (page() as unknown as { waitForEvent(event: 'load', options: { timeout: number }): Promise<unknown> }).waitForEvent('load', { timeout: 90_000 });
-  await runCommand('Developer: Reload Window');
+  await command('Developer: Reload Window');
   await loaded;
   await page().locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 90_000 });
 }
@@ -76,14 +76,22 @@ async function saveAs(row: ClickableLocator, name: string): Promise<string> {
   return file;
 }
 
-/** The command palette, tried twice: under load a toast can take the first attempt's focus. */
+/**
+ * Runs a command from the palette by typing its title, as a user does (Playwright's fill() waits for the
+ * input to be "stable", which a busy workbench under load sometimes never is).
+ */
 async function command(title: string): Promise<void> {
-  try {
-    await runCommand(title);
-  } catch {
+  const input = page().locator('.quick-input-widget input');
+  for (let attempt = 1; ; attempt++) {
     await page().keyboard.press('Escape');
-    await runCommand(title);
+    await page().keyboard.press('F1');
+    try { await input.waitFor({ state: 'visible', timeout: 3000 }); break; } catch (error) { if (attempt === 10) throw error; }
   }
+  await page().keyboard.press('Control+A');
+  await page().keyboard.type(`>${title}`);
+  const row = page().locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor().catch(() => { throw new Error(`no command titled "${title}" in the palette`); });
+  await page().keyboard.press('Enter');
 }
 
 function sidecar(file: string, items: unknown[]): void {

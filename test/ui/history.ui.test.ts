@@ -60,18 +60,18 @@ async function reloadWindow(): Promise<void> {
 }
 
 /**
- * Saves through VS Code's own file dialog (the simple one in a browser), which opens in the input file's
- * folder: the test types a file name there, as a user does, and returns the saved file's path.
+ * Saves through VS Code's own file dialog (the simple one in a browser): the test types the path of a new
+ * file in the workspace, as a user does, and returns it once written.
  */
 async function saveAs(row: ClickableLocator, name: string): Promise<string> {
   await contextMenu(row, 'Save Results As…');
   const input = page().locator('.quick-input-widget input');
   await input.waitFor();
   await input.click();
-  await page().keyboard.press('Control+A');
-  await page().keyboard.type(name);
-  await page().keyboard.press('Enter');
   const file = path.join(workspaceFolder(), name);
+  await page().keyboard.press('Control+A');
+  await page().keyboard.type(file);
+  await page().keyboard.press('Enter');
   await waitForValue(`${file} to be written`, async () => fs.existsSync(file), Boolean);
   return file;
 }

@@ -71,8 +71,12 @@ async function saveAs(row: ClickableLocator, name: string): Promise<string> {
   const file = path.join(workspaceFolder(), name);
   await page().keyboard.press('Control+A');
   await page().keyboard.type(file);
-  await page().keyboard.press('Enter');
-  await waitForValue(`${file} to be written`, async () => fs.existsSync(file), Boolean);
+  // The dialog lists the folder as the path is typed; OK once it has settled (again if a click came too early).
+  const ok = page().locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ }).first();
+  await waitForValue(`${file} to be written`, async () => {
+    if (!fs.existsSync(file) && await ok.isVisible()) await ok.click({ timeout: 2000 }).catch(() => undefined);
+    return fs.existsSync(file);
+  }, Boolean);
   return file;
 }
 

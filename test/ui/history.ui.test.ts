@@ -81,8 +81,8 @@ async function saveAs(row: ClickableLocator, name: string): Promise<string> {
 }
 
 /**
- * Runs a command from the palette by typing its title, as a user does (Playwright's fill() waits for the
- * input to be "stable", which a busy workbench under load sometimes never is).
+ * Runs a command from the palette (Playwright's fill() waits for the input to be "stable", which a busy
+ * workbench under load sometimes never is: then the title is typed, as a user does).
  */
 async function command(title: string): Promise<void> {
   const input = page().locator('.quick-input-widget input');
@@ -91,8 +91,10 @@ async function command(title: string): Promise<void> {
     await page().keyboard.press('F1');
     try { await input.waitFor({ state: 'visible', timeout: 3000 }); break; } catch (error) { if (attempt === 10) throw error; }
   }
-  await page().keyboard.press('Control+A');
-  await page().keyboard.type(`>${title}`);
+  await input.fill(`>${title}`, { timeout: 5000 }).catch(async () => {
+    await page().keyboard.press('Control+A');
+    await page().keyboard.type(`>${title}`);
+  });
   const row = page().locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor().catch(() => { throw new Error(`no command titled "${title}" in the palette`); });
   await page().keyboard.press('Enter');

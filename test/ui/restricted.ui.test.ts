@@ -37,5 +37,5 @@ uiTest('trusting the workspace loads its plugins, and they run', async () => {
   await openFileFromExplorer('restricted.txt');
   await runCommand('Plugins: Run on Current File');
   await pickQuickItem('vs-echo');
-  assert.match(await webviewText('"file":"restricted.txt"'), /1 item · /);
+  assert.match(await webviewText(/file\s*restricted\.txt/), /1 item · /);
 });

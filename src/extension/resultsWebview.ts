@@ -57,10 +57,10 @@ export class ResultsWebview implements vscode.Disposable {
     if (!this.disposed) void this.panel.webview.postMessage(message);
   }
 
-  /** Sends items in messages of a bounded size. */
+  /** Sends items in messages of a bounded size, each as one JSON string (see ToWebview). */
   postItems(run: number, file: number, items: readonly unknown[]): void {
     for (let from = 0; from < items.length; from += ITEMS_PER_MESSAGE) {
-      this.post({ type: 'items', run, file, items: items.slice(from, from + ITEMS_PER_MESSAGE) });
+      this.post({ type: 'items', run, file, json: JSON.stringify(items.slice(from, from + ITEMS_PER_MESSAGE)) });
     }
   }
 

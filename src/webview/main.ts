@@ -43,7 +43,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   switch (message.type) {
     case 'reset': return reset(message.layout, message.runs);
     case 'file': return addSection(message.run, message.file, message.path, message.media);
-    case 'items': return addItems(message.run, message.file, message.items);
+    case 'items': return addItems(message.run, message.file, JSON.parse(message.json) as unknown[]);
     case 'fileEnd': return runs[message.run]?.sections[message.file]?.end(message.error, message.cancelled);
     case 'end': return endRun(message.run, message.summary);
     case 'paths': return resolver.receive(message.resolved);

@@ -43,7 +43,8 @@ export interface ResolvedPath {
 export type ToWebview =
   | { type: 'reset'; layout: 'single' | 'compare'; runs: RunHeader[] }
   | { type: 'file'; run: number; file: number; path: string; media?: SourceMedia }
-  | { type: 'items'; run: number; file: number; items: unknown[] }
+  /** `json` is the items as one JSON array: a string crosses the frames between extension and webview far cheaper than objects. */
+  | { type: 'items'; run: number; file: number; json: string }
   | { type: 'fileEnd'; run: number; file: number; error?: string; cancelled?: boolean }
   | { type: 'end'; run: number; summary: RunSummaryView }
   | { type: 'paths'; resolved: ResolvedPath[] };

@@ -86,17 +86,21 @@ async function saveAs(row: ClickableLocator, name: string): Promise<string> {
  */
 async function command(title: string): Promise<void> {
   const input = page().locator('.quick-input-widget input');
+  const row = page().locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  // A toast or a closing quick pick can take the palette's first keystrokes: open it again, up to 3 times.
   for (let attempt = 1; ; attempt++) {
     await page().keyboard.press('Escape');
     await page().keyboard.press('F1');
-    try { await input.waitFor({ state: 'visible', timeout: 3000 }); break; } catch (error) { if (attempt === 10) throw error; }
+    const shown = await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
+    if (shown) {
+      await input.fill(`>${title}`, { timeout: 5000 }).catch(async () => {
+        await page().keyboard.press('Control+A');
+        await page().keyboard.type(`>${title}`);
+      });
+      if (await row.waitFor({ timeout: 10_000 }).then(() => true, () => false)) break;
+    }
+    if (attempt === 3) throw new Error(`no command titled "${title}" in the palette after 3 attempts`);
   }
-  await input.fill(`>${title}`, { timeout: 5000 }).catch(async () => {
-    await page().keyboard.press('Control+A');
-    await page().keyboard.type(`>${title}`);
-  });
-  const row = page().locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor().catch(() => { throw new Error(`no command titled "${title}" in the palette`); });
   await page().keyboard.press('Enter');
 }
 

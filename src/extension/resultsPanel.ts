@@ -2,10 +2,12 @@
 // fast stream does not flood the webview) or a run reopened from the history exactly as it was. The panel
 // keeps every item for the webview's renderers, Copy and Save; plugin output reaches the page only as data.
 import * as vscode from 'vscode';
+import { adviseOn } from '../core/failureAdvice';
 import { resultsHintOf, type ResultRenderer } from '../core/resultShapes';
 import type { RunRecord, StoredItems } from '../core/runHistory';
 import type { ExportedRun } from '../core/runExport';
-import type { FromWebview, RunSummaryView } from '../webview/messages';
+import type { ErrorAction, FromWebview, RunSummaryView } from '../webview/messages';
+import { failureActionCommand } from './pluginErrors';
 import { copyResults, saveResults } from './resultsExport';
 import { ResultsWebview } from './resultsWebview';
 import { baseName, runWords, type FileOutcome, type ResultsView, type RunMode, type RunSummary } from './resultsView';
@@ -19,6 +21,8 @@ interface FileResults {
   ended: boolean;
   error?: string;
   cancelled?: boolean;
+  /** The error row's buttons (ids index the panel's commands). */
+  actions?: ErrorAction[];
 }
 
 /** What the panel shows about the run besides its items. */
@@ -34,6 +38,10 @@ export interface PanelRun {
   config?: Record<string, unknown>;
   /** The history's record of a reopened run. */
   record?: RunRecord;
+  /** The worker was not running when the run began: the panel says it starts until the first item. */
+  cold?: boolean;
+  /** The plugin's file types, for the hint in an error about an input it could not read. */
+  fileTypes?: readonly string[];
 }
 
 export class ResultsPanel implements ResultsView {
@@ -45,6 +53,8 @@ export class ResultsPanel implements ResultsView {
   private summary: RunSummaryView | undefined;
   private readonly stopRequested = new vscode.EventEmitter<void>();
   private readonly rerunRequested = new vscode.EventEmitter<void>();
+  /** The commands behind the error rows' buttons, by id. */
+  private readonly actionCommands: vscode.Command[] = [];
   /** Items the webview has put on screen (reported back by it); for tests and diagnostics. */
   renderedCount = 0;
   /** "plugin: file", "plugin: N files"; streams and reopened runs say so. Kept: a closed panel has none. */
@@ -113,9 +123,19 @@ export class ResultsPanel implements ResultsView {
     this.flush();
     const current = this.current();
     current.ended = true;
-    current.error = outcome.error?.message;
     current.cancelled = outcome.cancelled;
-    this.webview.post({ type: 'fileEnd', run: 0, file: this.files.length - 1, error: current.error, cancelled: current.cancelled });
+    if (outcome.error) {
+      // The same message and buttons as the notification (core/failureAdvice.ts), in the file's error row.
+      const advice = adviseOn(outcome.error, { plugin: this.run.plugin, input: current.path, fileTypes: this.run.fileTypes });
+      current.error = advice.message;
+      current.actions = advice.actions.map((action) => this.addAction(failureActionCommand(action, outcome.error?.plugin ?? this.run.plugin, current.path)));
+    }
+    this.webview.post({ type: 'fileEnd', run: 0, file: this.files.length - 1, error: current.error, cancelled: current.cancelled, actions: current.actions });
+  }
+
+  private addAction(command: vscode.Command): ErrorAction {
+    this.actionCommands.push(command);
+    return { id: this.actionCommands.length - 1, title: command.title };
   }
 
   finish(summary: RunSummary): void {
@@ -145,21 +165,30 @@ export class ResultsPanel implements ResultsView {
       case 'rendered': this.renderedCount = message.count; return;
       case 'stop': return this.stopRequested.fire();
       case 'rerun': return this.rerunRequested.fire();
+      case 'action': return this.runAction(message.id);
       case 'copy': return void copyResults(this.exported);
       case 'save': return void saveResults(this.exported);
     }
+  }
+
+  private runAction(id: number): void {
+    const command = this.actionCommands[id];
+    if (command) void vscode.commands.executeCommand(command.command, ...(command.arguments ?? []));
   }
 
   /** The webview (re)started: send it the run so far, in bounded messages. */
   private replay(): void {
     const live = this.run.record === undefined;
     const detail = this.run.record ? describeRun(this.run.record) : undefined;
-    this.webview.post({ type: 'reset', layout: 'single', runs: [{ title: runWords(this.run.mode, this.run.targets), plugin: this.run.plugin, detail, hint: this.run.hint, live }] });
+    this.webview.post({ type: 'reset', layout: 'single', runs: [{
+      title: runWords(this.run.mode, this.run.targets), plugin: this.run.plugin, detail, hint: this.run.hint, live,
+      cold: this.run.cold, startedAt: live ? this.run.startedAt : undefined,
+    }] });
     for (const [index, file] of this.files.entries()) {
       this.webview.post({ type: 'file', run: 0, file: index, path: file.path, media: this.webview.sourceMedia(file.path) });
       const sent = index === this.files.length - 1 ? file.items.length - this.pending.length : file.items.length;
       this.webview.postItems(0, index, sent === file.items.length ? file.items : file.items.slice(0, sent));
-      if (file.ended) this.webview.post({ type: 'fileEnd', run: 0, file: index, error: file.error, cancelled: file.cancelled });
+      if (file.ended) this.webview.post({ type: 'fileEnd', run: 0, file: index, error: file.error, cancelled: file.cancelled, actions: file.actions });
     }
     if (this.summary) this.webview.post({ type: 'end', run: 0, summary: this.summary });
   }

@@ -169,11 +169,11 @@ export class RunCommands {
       const cancelling = token.onCancellationRequested(() => controller.abort());
       const reporter = new RunProgress(progress, plugin, inputs.length, () => this.registry.progress(plugin));
       try {
-        const { mode, failure } = await this.prepare(plugin, choice, reporter);
+        const { mode, failure, cold } = await this.prepare(plugin, choice, reporter);
         const request: RunRequest = { plugin, mode, inputs: inputs.map((input) => input.target.path) };
         this.lastRun = request;
         this.onDidRun(request);
-        const shown = this.openView(plugin, mode, inputs);
+        const shown = this.openView(plugin, mode, inputs, cold, started);
         this.latestView = shown;
         const info = this.registry.get(plugin);
         view = RecordedView.wrap(shown, this.history(), {
@@ -214,9 +214,10 @@ export class RunCommands {
    * plugin rejected its saved settings, and resolves "auto" by asking the worker whether the plugin
    * streams. A start that fails comes back as `failure` (with the mode the run would have had).
    */
-  private async prepare(plugin: string, choice: RunChoice, reporter: RunProgress): Promise<{ mode: RunMode; failure?: PluginError }> {
+  private async prepare(plugin: string, choice: RunChoice, reporter: RunProgress): Promise<{ mode: RunMode; failure?: PluginError; cold: boolean }> {
     const state = this.registry.get(plugin)?.state;
-    if (state !== 'ready' && state !== 'busy') reporter.starting();
+    const cold = state !== 'ready' && state !== 'busy';
+    if (cold) reporter.starting();
     try {
       await this.registry.start(plugin);
       const lastError = this.registry.get(plugin)?.lastError;
@@ -224,9 +225,9 @@ export class RunCommands {
         this.reportedConfigErrors.add(lastError);
         this.errors.report(plugin, lastError);
       }
-      return { mode: choice === 'auto' ? ((await this.registry.streams(plugin)) ? 'stream' : 'execute') : choice };
+      return { mode: choice === 'auto' ? ((await this.registry.streams(plugin)) ? 'stream' : 'execute') : choice, cold };
     } catch (error) {
-      return { mode: choice === 'auto' ? 'execute' : choice, failure: asPluginError(plugin, error) };
+      return { mode: choice === 'auto' ? 'execute' : choice, failure: asPluginError(plugin, error), cold };
     }
   }
 
@@ -272,13 +273,14 @@ export class RunCommands {
     return 'done';
   }
 
-  private openView(plugin: string, mode: RunMode, inputs: RunInput[]): ResultsView {
+  /** `started` is the run's start on the performance clock: the panel's elapsed time counts the worker's start too. */
+  private openView(plugin: string, mode: RunMode, inputs: RunInput[], cold: boolean, started: number): ResultsView {
     if (this.settings().resultsTarget === 'output') return new ResultsOutput(this.resultsChannel, plugin, mode);
     const info = this.registry.get(plugin);
     const paths = inputs.map((input) => input.target.path);
     const panel = new ResultsPanel(this.extensionUri, {
       plugin, pluginVersion: info?.version, mode, targets: paths, hint: resultsHintOf(info?.manifest?.results),
-      startedAt: Date.now(), config: savedPluginConfig(plugin),
+      startedAt: Date.now() - (performance.now() - started), config: savedPluginConfig(plugin), cold, fileTypes: info?.fileTypes,
     });
     panel.onDidRequestRerun(() => void this.runAgain({ plugin, mode, inputs: paths }));
     return panel;

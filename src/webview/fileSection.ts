@@ -10,7 +10,7 @@ import { plural } from '../core/resultText';
 import { button, el } from './dom';
 import { jsonTree } from './jsonTree';
 import { JsonListView, TextView } from './listViews';
-import type { SourceMedia } from './messages';
+import type { ErrorAction, SourceMedia } from './messages';
 import type { PathResolver } from './pathValues';
 import { RegionsView } from './regionsView';
 import type { Renderer, SectionContext } from './renderer';
@@ -106,10 +106,17 @@ export class FileSection {
     return this.fed < source.items.length;
   }
 
-  end(error: string | undefined, cancelled: boolean | undefined): void {
+  /** The file is done; an error row offers the actions that fit the failure (`onAction` runs one). */
+  end(error: string | undefined, cancelled: boolean | undefined, actions: readonly ErrorAction[] = [], onAction?: (id: number) => void): void {
     this.ended = true;
-    if (error) this.showStatus('error', error);
-    else if (cancelled) this.showStatus('cancelled', 'Cancelled.');
+    if (error) {
+      this.showStatus('error', error);
+      if (actions.length > 0 && onAction) {
+        const row = el('span', 'error-actions');
+        for (const action of actions) row.append(button(action.title, 'secondary small', () => onAction(action.id)));
+        this.statusLine.append(row);
+      }
+    } else if (cancelled) this.showStatus('cancelled', 'Cancelled.');
   }
 
   interrupted(): void {

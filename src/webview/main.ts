@@ -44,7 +44,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'reset': return reset(message.layout, message.runs);
     case 'file': return addSection(message.run, message.file, message.path, message.media);
     case 'items': return addItems(message.run, message.file, JSON.parse(message.json) as unknown[]);
-    case 'fileEnd': return runs[message.run]?.sections[message.file]?.end(message.error, message.cancelled);
+    case 'fileEnd': return runs[message.run]?.sections[message.file]?.end(message.error, message.cancelled, message.actions, (id) => post({ type: 'action', id }));
     case 'end': return endRun(message.run, message.summary);
     case 'paths': return resolver.receive(message.resolved);
   }
@@ -71,7 +71,12 @@ function reset(layout: 'single' | 'compare', headers: RunHeader[]): void {
   }
   app.replaceChildren(toolbar, columns);
   updateStatus();
+  clearInterval(ticker);
+  if (document.body.dataset.state === 'running') ticker = setInterval(updateStatus, 1000);
 }
+
+/** Ticks the elapsed time of a live run, once a second, until it ends. */
+let ticker: ReturnType<typeof setInterval> | undefined;
 
 function buildToolbar(layout: 'single' | 'compare', headers: RunHeader[]): void {
   const title = el('span', 'title', layout === 'compare' ? `Compare ${headers[0]?.plugin ?? ''} runs` : `${headers[0]?.plugin ?? ''} · ${headers[0]?.title ?? ''}`);
@@ -187,6 +192,7 @@ function endRun(runIndex: number, summary: RunSummaryView): void {
     }
     const rerun = document.getElementById('rerun');
     if (rerun) rerun.hidden = false;
+    clearInterval(ticker);
   }
   updateStatus();
   work.request();
@@ -199,7 +205,21 @@ function updateStatus(): void {
   }
   const run = runs[0];
   if (!run) return;
-  statusText.textContent = run.summary ? summaryText(run.summary) : `Running… ${plural(run.received, 'item')}`;
+  statusText.textContent = run.summary ? summaryText(run.summary) : liveText(run);
+}
+
+/** A cold start says so until the first item (the first run may load a model); then the count; with the elapsed time. */
+function liveText(run: RunView): string {
+  const { header } = run;
+  const elapsed = header.startedAt === undefined ? '' : ` · ${elapsedText(Date.now() - header.startedAt)}`;
+  if (header.cold && run.received === 0) return `Starting ${header.plugin}… (first run loads the model)${elapsed}`;
+  return `Running… ${plural(run.received, 'item')}${elapsed}`;
+}
+
+/** Whole seconds for a clock that ticks each second. */
+function elapsedText(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return seconds < 60 ? `${seconds} s` : formatDuration(seconds * 1000);
 }
 
 function summaryText(summary: RunSummaryView): string {

@@ -13,6 +13,16 @@ export interface RunHeader {
   hint?: ResultRenderer;
   /** A reopened or compared run can be run again; a live one can be stopped. */
   live: boolean;
+  /** A live run whose worker was not running: the status says it starts until the first item arrives. */
+  cold?: boolean;
+  /** Epoch milliseconds, for the elapsed time of a live run. */
+  startedAt?: number;
+}
+
+/** A button of a file's error row (Configure…, Show Logs, …); the extension keeps the command behind `id`. */
+export interface ErrorAction {
+  id: number;
+  title: string;
 }
 
 /** The input file of a section, as the webview may load it (localResourceRoots hold its folder). */
@@ -45,7 +55,7 @@ export type ToWebview =
   | { type: 'file'; run: number; file: number; path: string; media?: SourceMedia }
   /** `json` is the items as one JSON array: a string crosses the frames between extension and webview far cheaper than objects. */
   | { type: 'items'; run: number; file: number; json: string }
-  | { type: 'fileEnd'; run: number; file: number; error?: string; cancelled?: boolean }
+  | { type: 'fileEnd'; run: number; file: number; error?: string; cancelled?: boolean; actions?: ErrorAction[] }
   | { type: 'end'; run: number; summary: RunSummaryView }
   | { type: 'paths'; resolved: ResolvedPath[] };
 
@@ -56,6 +66,7 @@ export type FromWebview =
   | { type: 'copy' }
   | { type: 'save' }
   | { type: 'rerun' }
+  | { type: 'action'; id: number }
   | { type: 'diff' }
   | { type: 'open'; path: string; base: string }
   | { type: 'resolve'; paths: Array<{ path: string; base: string }> };

@@ -345,12 +345,12 @@ export async function treeRowHover(row: string | RegExp, expected: string | RegE
   const hover = page.locator('.monaco-hover, .workbench-hover', { hasText: expected }).first();
   for (let attempt = 1; ; attempt++) {
     await target.hover();
-    try { await hover.waitFor({ timeout: 3000 }); break; } catch (error) {
+    // Read it while it shows: a hover can close between appearing and being read (then hover again).
+    try { return normalize(await hover.innerText({ timeout: 3000 })); } catch (error) {
       if (attempt === 5) throw new Error(`the hover of ${String(row)} does not show ${String(expected)} (${String(error)})`);
       await page.locator('.part.statusbar').hover();
     }
   }
-  return normalize(await hover.innerText());
 }
 
 /** The rows of the open quick pick (their labels), once at least one is shown. */

@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import { CallStream, type StreamSource } from './callStream';
 import { PluginError, fromJobError, isJobError } from './errors';
 import { NdjsonError } from './ndjson';
-import { killGroup, launchWorker, type LaunchedWorker, type WorkerStartOptions } from './workerLaunch';
+import { launchWorker, type LaunchedWorker, type WorkerStartOptions } from './workerLaunch';
 
 /** GET /stats (docs/protocol.md). */
 export interface WorkerStats {
@@ -29,17 +29,34 @@ export interface WorkerExit {
   stderrTail: string;
   /** True when the host asked it to stop (dispose), false for a crash. */
   expected: boolean;
+  /** Stopped because a cancelled call did not stop: the owner starts a new worker. */
+  restart: boolean;
 }
 
 export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** One call in flight: its id, and whether its cancel had to be escalated to a restart. */
+interface CallTicket {
+  callId: string;
+  escalated: boolean;
+  released: boolean;
+  release(): void;
+}
+
 /** Short limits for the control endpoints; calls themselves have none (a call may run 10 minutes). */
 const CONTROL_TIMEOUT_MS = 5000;
-const CLEANUP_TIMEOUT_MS = 2000;
-/** How long a stopping worker gets after /cleanup, and after SIGTERM, before the next step. */
-const GRACE_MS = 1000;
+/**
+ * Stopping: ask (/cleanup, which runs the plugin's cleanup() for up to 1 s), then SIGTERM to the
+ * whole tree, then SIGKILL. Every step is bounded and the keeper always ends with SIGKILL, so a
+ * stop takes at most CLEANUP_TIMEOUT_MS + TERM_GRACE_MS (+ 1 s if the keeper itself is stuck),
+ * within VS Code's 5 s for deactivate, whatever the plugin does (a GIL held in C included).
+ */
+const CLEANUP_TIMEOUT_MS = 1500;
+const TERM_GRACE_MS = 1500;
+/** Default for how long a cancelled call may take to stop before its worker is restarted. */
+export const DEFAULT_CANCEL_GRACE_MS = 3000;
 /** A failed request waits this long for the exit event, to report a crash rather than a socket error. */
 const CRASH_CONFIRM_MS = 1000;
 /**
@@ -66,7 +83,11 @@ export class PluginWorker {
   private running = 0;
   private exit: WorkerExit | undefined;
   private stopping = false;
+  private restartWanted = false;
   private disposal: Promise<void> | undefined;
+  private readonly cancelGraceMs: number;
+  /** The seed's worker (`"worker": "cjm"`): no /cancel, no /progress. */
+  private readonly seedWorker: boolean;
   /** Pending requests that must fail at once when the process exits. */
   private readonly exitListeners = new Set<(exit: WorkerExit) => void>();
 
@@ -76,8 +97,10 @@ export class PluginWorker {
     this.port = launched.port;
     this.secret = launched.secret;
     this.launched = launched;
+    this.cancelGraceMs = options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
+    this.seedWorker = options.manifest.worker === 'cjm';
     const origin = `http://127.0.0.1:${launched.port}`;
-    const keepAlive = options.manifest.worker !== 'cjm' || CJM_KEEP_ALIVE;
+    const keepAlive = !this.seedWorker || CJM_KEEP_ALIVE;
     this.callPool = new Pool(origin, {
       connections: 32,
       pipelining: keepAlive ? 1 : 0, // 0 = a new connection per request
@@ -144,7 +167,11 @@ export class PluginWorker {
     await this.control('POST', '/cancel', callId === undefined ? {} : { call_id: callId });
   }
 
-  /** /cleanup (2 s), then SIGTERM to the process group, then SIGKILL; resolves when the process is gone. */
+  /**
+   * /cleanup (at most 1.5 s), then SIGTERM to the worker's whole tree, then SIGKILL to what is left
+   * after 1.5 s; resolves when every process of the tree is gone. No step waits longer than it must:
+   * SIGTERM follows the /cleanup answer at once, SIGKILL follows the worker's exit at once.
+   */
   dispose(): Promise<void> {
     this.disposal ??= this.shutDown();
     return this.disposal;
@@ -154,19 +181,21 @@ export class PluginWorker {
     this.stopping = true;
     if (this.alive) {
       await this.control('POST', '/cleanup', undefined, CLEANUP_TIMEOUT_MS).catch(() => undefined);
-      if (!(await this.exitsWithin(GRACE_MS))) {
-        killGroup(this.pid, 'SIGTERM');
-        if (!(await this.exitsWithin(GRACE_MS))) killGroup(this.pid, 'SIGKILL');
-      }
+      await this.launched.process.stop(TERM_GRACE_MS);
     }
     await this.exited;
-    // The leader is gone; whatever the plugin spawned into its group must not outlive it.
-    killGroup(this.pid, 'SIGKILL');
     await Promise.all([this.callPool.destroy(), this.controlPool.destroy()]);
   }
 
+  /** A cancelled call that did not stop in time: stop this worker; its owner starts a new one. */
+  private escalate(): void {
+    if (this.stopping) return;
+    this.restartWanted = true;
+    void this.dispose();
+  }
+
   private onExit(end: { code: number | null; signal: string | null }): WorkerExit {
-    this.exit = { ...end, stderrTail: this.launched.tail.text(), expected: this.stopping };
+    this.exit = { ...end, stderrTail: this.launched.tail.text(), expected: this.stopping, restart: this.restartWanted };
     for (const listener of this.exitListeners) listener(this.exit);
     this.exitListeners.clear();
     // A crashed worker's pools are useless; a disposing one closes them itself.
@@ -208,80 +237,112 @@ export class PluginWorker {
     }
   }
 
-  /** A plugin call (/initialize, /execute): no time-out; aborting the signal cancels it in the worker. */
+  /**
+   * A plugin call (/initialize, /execute): no time-out. Aborting the signal cancels it in the worker
+   * (POST /cancel); the call then ends when the worker says so, and if the plugin does not stop
+   * within the cancel grace, the worker is stopped (and its owner starts a new one).
+   */
   private async call(path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
     this.assertAlive();
-    const { callId, abort, release } = this.beginCall(signal);
+    const ticket = this.beginCall(signal);
     try {
       // One race for the whole exchange: a call is on the hot path (the benchmark's warm round trip).
-      const [status, text] = await this.untilExit(this.exchange(path, body, callId, abort?.signal));
+      const [status, text] = await this.untilExit(this.exchange(path, body, ticket.callId));
+      if (signal?.aborted) throw this.cancelled(); // it finished anyway: the caller no longer wants it
       return this.resultOf(path, status, text);
     } catch (error) {
-      throw await this.failure(error, path, signal);
+      throw await this.failure(error, path, signal, ticket);
     } finally {
-      release();
+      ticket.release();
     }
   }
 
-  private async exchange(path: string, body: unknown, callId: string, signal: AbortSignal | undefined): Promise<[number, string]> {
-    const response = await this.callPool.request({ method: 'POST', path, headers: this.headers(callId), body: JSON.stringify(body), signal });
+  private async exchange(path: string, body: unknown, callId: string): Promise<[number, string]> {
+    const response = await this.callPool.request({ method: 'POST', path, headers: this.headers(callId), body: JSON.stringify(body) });
     return [response.statusCode, await response.body.text()];
   }
 
   private async openStream(body: unknown, signal: AbortSignal | undefined): Promise<StreamSource> {
     this.assertAlive();
-    const { callId, abort, release } = this.beginCall(signal);
+    const ticket = this.beginCall(signal);
     let response;
     try {
       response = await this.untilExit(
-        this.callPool.request({
-          method: 'POST',
-          path: '/execute_stream',
-          headers: this.headers(callId),
-          body: JSON.stringify(body),
-          signal: abort?.signal,
-        }),
+        this.callPool.request({ method: 'POST', path: '/execute_stream', headers: this.headers(ticket.callId), body: JSON.stringify(body) }),
       );
       // Not 200: resultOf throws the worker's error (a _job_error before the first item, a 4xx).
       if (response.statusCode !== 200) this.resultOf('/execute_stream', response.statusCode, await response.body.text());
     } catch (error) {
-      release();
-      throw await this.failure(error, '/execute_stream', signal);
+      ticket.release();
+      throw await this.failure(error, '/execute_stream', signal, ticket);
     }
     const chunks = (response.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
     return {
-      chunks: { next: () => this.untilExit(chunks.next()), return: chunks.return?.bind(chunks) },
-      failure: (error) => this.failure(error, '/execute_stream', signal),
+      chunks: {
+        next: () => (signal?.aborted ? this.untilCancelled(chunks) : this.untilExit(chunks.next())),
+        return: chunks.return?.bind(chunks),
+      },
+      failure: (error) => this.failure(error, '/execute_stream', signal, ticket),
       finished: (early) => {
         // A consumer that stops early closes the connection (the worker then closes the generator);
         // the /cancel also reaches a plugin busy between two yields.
-        if (early && this.alive) void this.cancel(callId).catch(() => undefined);
-        release();
+        if (early && this.alive) {
+          void this.cancel(ticket.callId).catch(() => undefined);
+          this.watchAbandoned(ticket.callId);
+        }
+        ticket.release();
       },
     };
   }
 
-  /** Counts the call and wires its signal: abort → POST /cancel {call_id} → abort the request. */
-  private beginCall(signal: AbortSignal | undefined): { callId: string; abort: AbortController | undefined; release: () => void } {
+  /** After a cancel, a stream's remaining items are not the caller's: read them away until it ends. */
+  private async untilCancelled(chunks: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
+    while (!(await this.untilExit(chunks.next())).done);
+    throw this.cancelled();
+  }
+
+  /**
+   * A stream its consumer left without cancelling: if the plugin is still in it (or the worker does
+   * not answer) when the cancel grace is over, it holds the plugin lock for nobody: restart.
+   * The seed's worker has no /progress to ask, so there the closed connection is all there is.
+   */
+  private watchAbandoned(callId: string): void {
+    if (this.seedWorker) return;
+    setTimeout(() => {
+      if (!this.alive || this.stopping) return;
+      this.progress().then(
+        (progress) => progress.call_id === callId && this.escalate(),
+        (error: unknown) => error instanceof PluginError && error.kind === 'unresponsive' && this.escalate(),
+      );
+    }, this.cancelGraceMs).unref();
+  }
+
+  /** Counts the call and wires its signal: abort → POST /cancel {call_id}, and the cancel grace starts. */
+  private beginCall(signal: AbortSignal | undefined): CallTicket {
     if (signal?.aborted) throw this.cancelled();
-    const callId = `${this.callIdPrefix}-${++this.callCounter}`;
-    // Only a call that can be cancelled pays for an AbortController of its own (the hot path).
-    const abort = signal ? new AbortController() : undefined;
+    let grace: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
-      void this.cancel(callId)
-        .catch(() => undefined)
-        .finally(() => abort?.abort());
+      void this.cancel(ticket.callId).catch(() => undefined);
+      grace = setTimeout(() => {
+        ticket.escalated = true;
+        this.escalate();
+      }, this.cancelGraceMs);
+    };
+    const ticket: CallTicket = {
+      callId: `${this.callIdPrefix}-${++this.callCounter}`,
+      escalated: false,
+      release: () => {
+        if (ticket.released) return;
+        ticket.released = true;
+        this.running--;
+        clearTimeout(grace);
+        signal?.removeEventListener('abort', onAbort);
+      },
+      released: false,
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.running++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.running--;
-      signal?.removeEventListener('abort', onAbort);
-    };
-    return { callId, abort, release };
+    return ticket;
   }
 
   /** Races a request step against the process exit, so a crash fails the call at once. */
@@ -327,7 +388,12 @@ export class PluginWorker {
   }
 
   /** What a failed request means: the call was cancelled, the process died, or the worker misbehaved. */
-  private async failure(error: unknown, path: string, signal?: AbortSignal): Promise<Error> {
+  private async failure(error: unknown, path: string, signal?: AbortSignal, ticket?: CallTicket): Promise<Error> {
+    if (ticket?.escalated) {
+      return new PluginError('cancelled', `The call to plugin "${this.name}" was cancelled (the plugin did not stop, so its worker was restarted).`, {
+        plugin: this.name,
+      });
+    }
     if (error instanceof PluginError && error.kind !== 'protocol') return error;
     if (signal?.aborted) return this.cancelled();
     if (error instanceof NdjsonError) {
@@ -344,6 +410,13 @@ export class PluginWorker {
 
   private exitError(exit: WorkerExit): PluginError {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    if (exit.restart) {
+      return new PluginError(
+        'unresponsive',
+        `Plugin "${this.name}" was restarted because a cancelled call did not stop; this call did not finish. Run it again.`,
+        { plugin: this.name },
+      );
+    }
     if (exit.expected) {
       return new PluginError('cancelled', `Plugin "${this.name}" was stopped while the call was running.`, { plugin: this.name });
     }

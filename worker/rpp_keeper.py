@@ -1,0 +1,397 @@
+"""Remote Plugin Proxy: the keeper, a small process between the host and one worker.
+
+It binds the worker's life to the host's by a mechanism that needs neither the plugin's Python
+code to run (a plugin may hold the GIL in C for minutes, or still be importing a model) nor the
+interpreter to be the host's direct child (python_path may be a wrapper such as `conda run` that
+runs Python as its child instead of exec'ing it).
+
+usage: python rpp_keeper.py --host-pid PID -- PYTHON_ARGS...
+
+PYTHON_ARGS is what would follow the interpreter on a command line: a script (`rpp_worker.py
+--module ...`) runs in this same interpreter after a fork, so the keeper costs no second
+start-up; anything else (`-m cjm_plugin_system.core.worker ...`) is exec'd with sys.executable
+and this interpreter's flags. Either way the worker is our child, in a process group of its own.
+
+- The lifeline: the host holds the write end of our stdin (a pipe or socket). When it closes,
+  however the host ended (even SIGKILL), we SIGKILL the worker's whole tree at once. The host may
+  also ask on it, one command a line: `stop MS` (SIGTERM to the tree, SIGKILL to what is left
+  after MS milliseconds or as soon as the worker has exited) or `kill` (SIGKILL now). SIGTERM or
+  SIGHUP to the keeper means `stop` with the default grace. A stdin that is not a pipe (a wrapper
+  that does not pass it on) degrades to polling the host's pid every 0.2 s.
+- The tree: on Linux we are a child subreaper (PR_SET_CHILD_SUBREAPER), so whatever the plugin
+  starts stays our descendant even when its parent dies first, or when it left the worker's
+  group or session (start_new_session, setsid, a double fork). Ending the tree means SIGKILL to
+  the worker's group and to every descendant, again until none is left. When the worker exits
+  for any reason (a crash included), what it leaves behind is ended at once.
+- We talk to the host twice, on stdout, in lines that start with `rpp-keeper TOKEN` (the token is
+  the host's, from RPP_KEEPER_TOKEN, removed from the environment before the worker starts): the
+  pids at start, and the worker's exit status at the end, written only after the whole tree is
+  dead, without blocking, ignoring a reader that is gone. Nothing else is ever written, so a dead
+  host's pipe cannot stop us from doing our job.
+- Standard library only, Python >= 3.8; imports are few (ctypes after the fork, off the
+  worker's start-up path).
+"""
+
+import json
+import os
+import select
+import signal
+import sys
+import time
+
+DEFAULT_GRACE_S = 1.5
+POLL_HOST_S = 0.2  # only when stdin is not the lifeline
+KILL_ROUNDS_S = 2.0  # at most this long SIGKILLing a tree that keeps forking
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+LINE_PREFIX = "rpp-keeper"
+
+
+def main(argv):
+    host_pid, command = _parse_argv(argv)
+    token = os.environ.pop("RPP_KEEPER_TOKEN", "")
+    go_read, go_write = os.pipe()
+    worker = os.fork()
+    if worker == 0:
+        return _become_worker(command, go_read, go_write)
+    os.close(go_read)
+    _own_group(worker)
+    _announce(token, {"keeper": os.getpid(), "worker": worker})
+    os.close(go_write)  # the worker may start now: the host knows its pid
+    _Keeper(worker, host_pid, token).run()
+
+
+def _parse_argv(argv):
+    usage = "usage: rpp_keeper.py --host-pid PID -- PYTHON_ARGS..."
+    if len(argv) < 4 or argv[0] != "--host-pid" or argv[2] != "--" or not argv[1].isdigit():
+        sys.stderr.write("rpp_keeper: bad arguments %r\n%s\n" % (argv, usage))
+        sys.exit(2)
+    return int(argv[1]), argv[3:]
+
+
+def _own_group(pid):
+    try:
+        os.setpgid(pid, pid)  # also done by the child; whichever runs first wins, the other fails
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------- the worker side
+
+def _become_worker(command, go_read, go_write):
+    """Runs in the forked child: waits until the host knows our pid, then becomes the worker."""
+    os.close(go_write)
+    _own_group(0)
+    os.read(go_read, 1)  # end of file once the keeper has announced us
+    os.close(go_read)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # the lifeline is the keeper's alone: a plugin reading stdin must not see it
+    os.close(null)
+    os.environ["RPP_KEEPER_PID"] = str(os.getppid())  # rpp_worker.py dies with its keeper
+    if command[0].endswith(".py"):
+        return _run_script(command)
+    _die_with_keeper()  # an exec'd worker cannot do it itself; the flag survives exec
+    flags = _interpreter_flags()
+    try:
+        os.execv(sys.executable, [sys.executable] + flags + command)
+    except OSError as exc:
+        sys.stderr.write("rpp_keeper: cannot run %s: %s\n" % (sys.executable, exc))
+        os._exit(127)
+
+
+def _run_script(command):
+    """Runs a script as `python SCRIPT ARGS` would, in this interpreter (no second start-up)."""
+    path = command[0]
+    sys.argv[:] = command
+    sys.path[0] = os.path.dirname(os.path.abspath(path))
+    main_module = type(sys)("__main__")
+    main_module.__file__ = path
+    main_module.__builtins__ = __builtins__
+    sys.modules["__main__"] = main_module
+    with open(path, "rb") as source:
+        code = compile(source.read(), path, "exec")
+    exec(code, main_module.__dict__)
+
+
+def _interpreter_flags():
+    """The flags this interpreter was started with (-X utf8, -E, ...), for the exec'd worker."""
+    orig_argv = getattr(sys, "orig_argv", None)  # 3.10+
+    if orig_argv is not None:
+        return list(orig_argv[1:len(orig_argv) - len(sys.argv)])
+    import subprocess
+    return subprocess._args_from_interpreter_flags()
+
+
+def _die_with_keeper():
+    keeper = os.getppid()
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and os.getppid() != keeper:
+        os._exit(1)  # the keeper died before prctl: no signal will come
+
+
+def _prctl(option, value):
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except Exception:  # no libc or no ctypes: the other safeguards still hold
+        return False
+
+
+# ----------------------------------------------------------------------------- the keeper side
+
+class _Keeper:
+    def __init__(self, worker, host_pid, token):
+        self.worker = worker
+        self.host_pid = host_pid
+        self.token = token
+        self.status = None  # os.waitpid status of the worker once it exited
+        self.kill_at = None  # monotonic deadline of a stop in progress
+        self.lifeline = _is_pipe(0)
+        self.buffer = b""
+        self.wake_read, wake_write = os.pipe()
+        for fd in (self.wake_read, wake_write):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(wake_write)
+        self.stop_requested = False
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the waking
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_stop_signal)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides, not a terminal
+        self.subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        # A wrapper (python_path that runs Python as its child) leads our group: it ends with us.
+        # Decided now, while the host is alive and its group can be told apart from the wrapper's.
+        group = os.getpgrp()
+        self.wrapper_group = group if group not in (os.getpid(), _group_of(host_pid)) else None
+
+    def run(self):
+        self._watch()
+        self._end_tree()
+        self._report_exit()
+        self._exit()
+
+    def _watch(self):
+        """Returns when the tree must end now: the worker exited, the host is gone or asked."""
+        last_host_check = time.monotonic()
+        while True:
+            self._reap()
+            if self.status is not None:
+                return
+            if self.stop_requested:
+                self.stop_requested = False
+                self._stop(DEFAULT_GRACE_S)
+            now = time.monotonic()
+            if self.kill_at is not None and now >= self.kill_at:
+                return
+            if not self.lifeline and now - last_host_check >= POLL_HOST_S:
+                last_host_check = now
+                if not _alive(self.host_pid):
+                    return
+            timeout = POLL_HOST_S if not self.lifeline else None
+            if self.kill_at is not None:
+                timeout = max(0.0, min(timeout or 1e9, self.kill_at - now))
+            fds = [self.wake_read] + ([0] if self.lifeline else [])
+            try:
+                readable = select.select(fds, [], [], timeout)[0]
+            except InterruptedError:
+                continue
+            if self.wake_read in readable:
+                _drain(self.wake_read)
+            if 0 in readable and not self._read_commands():
+                return
+
+    def _read_commands(self):
+        """Handles what the host wrote; False when the tree must end now (end of file, `kill`)."""
+        try:
+            data = os.read(0, 4096)
+        except OSError:
+            return False
+        if not data:
+            return False  # the host is gone, however it died
+        self.buffer += data
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            words = line.decode("ascii", "replace").split()
+            if words[:1] == ["kill"]:
+                return False
+            if words[:1] == ["stop"]:
+                grace = float(words[1]) / 1000 if len(words) > 1 and _is_number(words[1]) else DEFAULT_GRACE_S
+                self._stop(grace)
+        return True
+
+    def _on_stop_signal(self, _signum, _frame):
+        self.stop_requested = True
+
+    def _stop(self, grace_s):
+        """SIGTERM to the whole tree; SIGKILL follows when the grace is over (or the worker exits)."""
+        deadline = time.monotonic() + grace_s
+        if self.kill_at is None:
+            _signal_tree(self.worker, signal.SIGTERM)
+            self.kill_at = deadline
+        else:
+            self.kill_at = min(self.kill_at, deadline)
+
+    def _reap(self):
+        """Collects every child that ended (the worker, and descendants we adopted)."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return False
+            if pid == 0:
+                return True
+            if pid == self.worker and self.status is None:
+                self.status = status
+
+    def _end_tree(self):
+        """SIGKILL to the worker's group and every descendant, until nothing is left (bounded)."""
+        give_up = time.monotonic() + KILL_ROUNDS_S
+        while True:
+            victims = _signal_tree(self.worker, signal.SIGKILL)
+            children_left = self._reap()
+            if (not victims and not children_left) or time.monotonic() > give_up:
+                return
+            time.sleep(0.002)
+
+    def _report_exit(self):
+        status = self.status
+        if status is None:  # ended by us before it exited on its own: it died of our SIGKILL
+            code, signame = None, "SIGKILL"
+        elif os.WIFSIGNALED(status):
+            code, signame = None, _signal_name(os.WTERMSIG(status))
+        else:
+            code, signame = os.WEXITSTATUS(status), None
+        self.exit_code = code if code is not None else 128 + (os.WTERMSIG(status) if status else 9)
+        _announce(self.token, {"code": code, "signal": signame}, blocking=False)
+
+    def _exit(self):
+        if self.wrapper_group is not None:
+            os.killpg(self.wrapper_group, signal.SIGKILL)  # us included: the report is written
+        os._exit(self.exit_code)
+
+
+# ----------------------------------------------------------------------------- processes
+
+def _signal_tree(worker, signum):
+    """Sends signum to the worker's process group and every live descendant; returns those found."""
+    try:
+        os.killpg(worker, signum)
+    except OSError:  # the group is empty (or gone)
+        pass
+    victims = _descendants(os.getpid())
+    for pid in victims:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+    return victims
+
+
+def _descendants(root):
+    """Live (not zombie) descendants of root, from /proc on Linux, from `ps` elsewhere."""
+    parent_of = _process_table()
+    children = {}
+    for pid, ppid in parent_of.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _process_table():
+    """{pid: ppid} of every live process that is not a zombie."""
+    if not os.path.isdir("/proc/self"):
+        return _process_table_ps()
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:  # it ended while we looked
+            continue
+        if fields[0] not in (b"Z", b"X"):
+            table[int(name)] = int(fields[1])
+    return table
+
+
+def _process_table_ps():
+    import subprocess
+    try:
+        out = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat="],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=2).stdout
+    except Exception:  # no ps: only the worker's group can be reached
+        return {}
+    table = {}
+    for row in out.decode("ascii", "replace").splitlines():
+        parts = row.split()
+        if len(parts) >= 3 and parts[0].isdigit() and parts[1].isdigit() and not parts[2].startswith("Z"):
+            table[int(parts[0])] = int(parts[1])
+    return table
+
+
+def _group_of(pid):
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_pipe(fd):
+    import stat
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _signal_name(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "signal %d" % signum
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _announce(token, message, blocking=True):
+    """One line for the host on stdout; never blocks when asked not to, never fails."""
+    line = ("%s %s %s\n" % (LINE_PREFIX, token, json.dumps(message))).encode()
+    try:
+        if not blocking:
+            os.set_blocking(1, False)
+        os.write(1, line)
+    except OSError:  # the host is gone (EPIPE) or not reading (EAGAIN): it learns from our exit
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

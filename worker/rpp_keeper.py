@@ -243,14 +243,22 @@ class _Keeper:
                 self.status = status
 
     def _end_tree(self):
-        """SIGKILL to the worker's group and every descendant, until nothing is left (bounded)."""
+        """SIGKILL to the worker's group and every descendant, until nothing is left (bounded).
+
+        One full look at the process table per round; within a round only the victims' own
+        entries are watched until they are dead, then a last round makes sure nothing was forked
+        in between."""
         give_up = time.monotonic() + KILL_ROUNDS_S
-        while True:
+        while time.monotonic() < give_up:
             victims = _signal_tree(self.worker, signal.SIGKILL)
-            children_left = self._reap()
-            if (not victims and not children_left) or time.monotonic() > give_up:
+            if not victims and not self._reap():
                 return
-            time.sleep(0.002)
+            while True:
+                time.sleep(0.001)
+                self._reap()
+                victims = [pid for pid in victims if _is_live(pid)]
+                if not victims or time.monotonic() >= give_up:
+                    break
 
     def _report_exit(self):
         status = self.status
@@ -287,7 +295,11 @@ def _signal_tree(worker, signum):
 
 
 def _descendants(root):
-    """Live (not zombie) descendants of root, from /proc on Linux, from `ps` elsewhere."""
+    """Live (not zombie) descendants of root: from each task's `children` list on Linux (only
+    our own tree is read, so it stays fast on a busy machine), else from the whole table."""
+    found = _descendants_from_children_lists(root)
+    if found is not None:
+        return found
     parent_of = _process_table()
     children = {}
     for pid, ppid in parent_of.items():
@@ -297,6 +309,30 @@ def _descendants(root):
         for child in children.get(todo.pop(), ()):
             found.append(child)
             todo.append(child)
+    return found
+
+
+def _descendants_from_children_lists(root):
+    """None where /proc/<pid>/task/<tid>/children does not exist (not Linux, CONFIG_PROC_CHILDREN off)."""
+    if not os.path.exists("/proc/%d/task/%d/children" % (root, root)):
+        return None
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir("/proc/%d/task" % pid)
+        except OSError:  # it ended while we looked
+            continue
+        for task in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, task), "rb") as f:
+                    children = [int(child) for child in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            for child in children:
+                if _is_live(child):
+                    found.append(child)
+                    todo.append(child)
     return found
 
 
@@ -331,6 +367,17 @@ def _process_table_ps():
         if len(parts) >= 3 and parts[0].isdigit() and parts[1].isdigit() and not parts[2].startswith("Z"):
             table[int(parts[0])] = int(parts[1])
     return table
+
+
+def _is_live(pid):
+    """True while pid runs (a zombie has finished running)."""
+    if not os.path.isdir("/proc/self"):
+        return _alive(pid)
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:  # gone
+        return False
 
 
 def _group_of(pid):

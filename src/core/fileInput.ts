@@ -3,6 +3,7 @@
 // private temp file that only this user can read, removed when the call is over. Its folder's name
 // carries the host's pid, so that folders of a host that was killed (no `finally` runs after
 // SIGKILL) are removed by the next host that starts.
+import { readFileSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,9 +95,19 @@ export async function removeOrphanedInputs(): Promise<string[]> {
 function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+  // A killed host stays a zombie until its parent reaps it: it exists, but runs no more.
+  const stat = readFileOrEmpty(`/proc/${pid}/stat`);
+  return !/\) [ZX] /.test(stat);
+}
+
+function readFileOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return ''; // no /proc here, or the process is gone
   }
 }
 

@@ -180,7 +180,9 @@ export class PluginWorker {
   private async shutDown(): Promise<void> {
     this.stopping = true;
     if (this.alive) {
-      await this.control('POST', '/cleanup', undefined, CLEANUP_TIMEOUT_MS).catch(() => undefined);
+      // A timer of our own: a silent worker must cost CLEANUP_TIMEOUT_MS, not that plus undici's
+      // coarse time-out clock plus the crash check of a failed request.
+      await this.exitsWithin(CLEANUP_TIMEOUT_MS, this.control('POST', '/cleanup', undefined, CLEANUP_TIMEOUT_MS).catch(() => undefined));
       await this.launched.process.stop(TERM_GRACE_MS);
     }
     await this.exited;
@@ -203,10 +205,13 @@ export class PluginWorker {
     return this.exit;
   }
 
-  private async exitsWithin(ms: number): Promise<boolean> {
+  /** True when the process exits within `ms`; false when the time is up, or when `done` settles first. */
+  private async exitsWithin(ms: number, done?: Promise<unknown>): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
-    const exited = await Promise.race([this.exited.then(() => true), timeout]);
+    const racers = [this.exited.then(() => true), timeout];
+    if (done) racers.push(done.then(() => false));
+    const exited = await Promise.race(racers);
     clearTimeout(timer);
     return exited;
   }

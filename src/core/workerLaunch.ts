@@ -212,10 +212,11 @@ function hintFor(options: WorkerStartOptions, stderr: string, cause?: 'timeout' 
   if (cause === 'timeout') {
     return `If its imports are slow (large models), raise "startup_timeout_s" in ${options.manifestPath}; otherwise see the log for where it hangs.`;
   }
-  if (/ModuleNotFoundError|ImportError/.test(stderr)) {
+  // cjm's worker prints only the message ("FATAL: Failed to load M:C - No module named 'x'").
+  if (/ModuleNotFoundError|ImportError|No module named/.test(stderr)) {
     return `Check "module" (${manifest.module}) and "python_path" (${options.pythonExecutable}) in ${options.manifestPath}: the module and its packages must be importable by that interpreter.`;
   }
-  if (/AttributeError: module .* has no attribute/.test(stderr)) {
+  if (/(AttributeError: |- )module .* has no attribute/.test(stderr)) {
     return `Check "class" (${manifest.class}) in ${options.manifestPath}: the module has no such class.`;
   }
   if (cause === 'constructor') return `The plugin class ${manifest.class}() raised while being constructed; the traceback is in the log.`;

@@ -1,6 +1,6 @@
 // Seed-compatible mode: the seed's command line (`python -m cjm_plugin_system.core.worker`), made
 // ready by polling /health, driven over the same wire. The seed's package is not installable here,
-// so test/fixtures/cjm_plugin_system is a standard-library stand-in with its endpoints and arguments.
+// so test/fixtures/cjm_plugin_system rebuilds its worker on FastAPI/uvicorn (see its docstring).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -11,17 +11,17 @@ import { Pool } from 'undici';
 import { PluginError } from '../../src/core/errors';
 import { withFileInput } from '../../src/core/fileInput';
 import { PluginWorker } from '../../src/core/pluginWorker';
-import { projectRoot, python } from '../helpers/python';
+import { cjmOptions, cjmPython, cjmPythonPath } from './cjmWorkerFixture';
 import { makeFixturePlugin, processExists } from './pluginWorkerFixture';
 
 const fixture = makeFixturePlugin();
 after(() => fixture.remove());
-const pythonPath = [path.join(projectRoot, 'test', 'fixtures'), fixture.dir].join(path.delimiter);
+const pythonPath = cjmPythonPath(fixture.dir);
 
 describe('a cjm worker', () => {
   let worker: PluginWorker;
   before(async () => {
-    worker = await PluginWorker.start(fixture.options({ manifest: { worker: 'cjm', env_vars: { PYTHONPATH: pythonPath } } }));
+    worker = await PluginWorker.start(cjmOptions(fixture, 'early'));
   });
   after(() => worker.dispose());
 
@@ -31,7 +31,7 @@ describe('a cjm worker', () => {
     assert.deepEqual(cmdline.slice(1, 5), ['-m', 'cjm_plugin_system.core.worker', '--module', 'proxy_test_plugin']);
     assert.ok(cmdline.includes('--port') && cmdline.includes(String(worker.port)));
     assert.ok(!cmdline.join(' ').match(/[0-9a-f]{64}/), 'the secret is never on the command line');
-    assert.equal((await worker.health()).status, 'ok');
+    assert.equal((await worker.health()).status, 'running');
   });
 
   test('execute, stream, initialize, config, schema, stats', async () => {
@@ -48,7 +48,7 @@ describe('a cjm worker', () => {
   test('a plugin error (FastAPI-style 500 detail) is the plugin message', async () => {
     await assert.rejects(
       worker.execute([], { action: 'raise', why: 'seed' }),
-      (error: unknown) => error instanceof PluginError && error.kind === 'plugin' && error.message === 'ValueError: bad input: seed',
+      (error: unknown) => error instanceof PluginError && error.kind === 'plugin' && error.message === 'bad input: seed',
     );
   });
 
@@ -58,7 +58,7 @@ describe('a cjm worker', () => {
 });
 
 test('cjm dispose leaves no process', async () => {
-  const worker = await PluginWorker.start(fixture.options({ manifest: { worker: 'cjm', env_vars: { PYTHONPATH: pythonPath } } }));
+  const worker = await PluginWorker.start(cjmOptions(fixture, 'early'));
   await worker.dispose();
   await worker.dispose();
   assert.equal(existsSync(`/proc/${worker.pid}`), false);
@@ -67,13 +67,13 @@ test('cjm dispose leaves no process', async () => {
 
 test('a cjm worker whose module is missing fails to start with the hint', async () => {
   await assert.rejects(
-    PluginWorker.start(fixture.options({ manifest: { worker: 'cjm', module: 'nope_module', env_vars: { PYTHONPATH: pythonPath } } })),
-    (error: unknown) => error instanceof PluginError && error.kind === 'start' && /ModuleNotFoundError.*Check "module"/.test(error.message),
+    PluginWorker.start(cjmOptions(fixture, 'early', { module: 'nope_module' })),
+    (error: unknown) => error instanceof PluginError && error.kind === 'start' && /No module named 'nope_module'.*Check "module"/.test(error.message),
   );
 });
 
 test('an in-memory file reaches the plugin through a private temp file, removed after the call even when it fails', async () => {
-  const worker = await PluginWorker.start(fixture.options({ manifest: { worker: 'cjm', env_vars: { PYTHONPATH: pythonPath } } }));
+  const worker = await PluginWorker.start(cjmOptions(fixture, 'early'));
   try {
     let seen = '';
     const result = await withFileInput({ content: 'unsaved text ✓', name: 'Untitled-1.txt' }, async (filePath) => {
@@ -100,7 +100,7 @@ test('an in-memory file reaches the plugin through a private temp file, removed 
 // Why CJM_KEEP_ALIVE is false in src/core/pluginWorker.ts: this measures both against the stand-in.
 test('measure: keep-alive vs a new connection per call against the seed-style server', async (t) => {
   const port = await getPort({ host: '127.0.0.1' });
-  const server = execa(python, ['-m', 'cjm_plugin_system.core.worker', '--module', 'proxy_test_plugin', '--class', 'ProxyTestPlugin', '--port', String(port)], {
+  const server = execa(cjmPython, ['-m', 'cjm_plugin_system.core.worker', '--module', 'proxy_test_plugin', '--class', 'ProxyTestPlugin', '--port', String(port)], {
     env: { PYTHONPATH: pythonPath },
     reject: false,
   });

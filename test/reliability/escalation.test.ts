@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginRegistry } from '../../src/core/registry';
+import { SITUATIONS, type Situation } from './situations';
 import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, readProc, type PluginFolder } from './helpers';
 
 /** A short grace keeps the suite quick; the default (3 s) is only longer. */
@@ -14,6 +15,8 @@ const GRACE_MS = 1000;
 const STOP_BOUND_MS = 5000;
 const ESCALATED = /was cancelled \(the plugin did not stop, so its worker was restarted\)/;
 const PLUGIN = { module: 'supervision_plugin', class: 'SupervisionPlugin' };
+/** The same plugin on the seed's own worker (test/fixtures/cjm_plugin_system), which has no /cancel. */
+const cjmSituation = SITUATIONS.find((s) => s.name === 'cjm') as Situation;
 
 let folder: PluginFolder;
 let registry: PluginRegistry;
@@ -22,6 +25,7 @@ const figures: string[] = [];
 before(async () => {
   folder = await makePluginFolder([
     { name: 'stubborn', ...PLUGIN },
+    cjmSituation.plugin,
     { name: 'slowimport', module: 'supervision_slow_import', class: 'SlowImportPlugin', fields: { startup_timeout_s: 120 } },
   ]);
   registry = await openRegistry(folder, { cancelGraceMs: GRACE_MS });
@@ -68,16 +72,17 @@ async function restartedAndWorking(name: string, oldPid: number): Promise<void> 
 }
 
 describe('a cancelled call', () => {
-  for (const [action, what] of [
-    ['regex', 'holds the GIL in C'],
-    ['sleep', 'ignores the cancel'],
+  for (const [plugin, action, what] of [
+    ['stubborn', 'regex', 'holds the GIL in C'],
+    ['stubborn', 'sleep', 'ignores the cancel'],
+    ['cjm', 'sleep', 'runs on the seed’s worker (no /cancel, one request at a time)'],
   ] as const) {
     test(`that ${what} ends after the grace with its worker restarted, and says so`, async () => {
       const abort = new AbortController();
-      const there = logged('stubborn', 'supervision:');
-      const call = settle(registry.execute('stubborn', { kwargs: { action }, signal: abort.signal }));
+      const there = logged(plugin, 'supervision:');
+      const call = settle(registry.execute(plugin, { kwargs: { action }, signal: abort.signal }));
       await there;
-      const oldPid = registry.get('stubborn')?.pid as number;
+      const oldPid = registry.get(plugin)?.pid as number;
       const cancelledAt = Date.now();
       abort.abort();
       const { error, at } = await call;
@@ -85,8 +90,8 @@ describe('a cancelled call', () => {
       assert.equal(error?.kind, 'cancelled');
       assert.match(error?.message ?? '', ESCALATED);
       assert.ok(at - cancelledAt >= GRACE_MS, 'not before the grace was over');
-      await restartedAndWorking('stubborn', oldPid);
-      assert.equal(registry.get('stubborn')?.lastError, undefined, 'a restart after a cancel is not a failure');
+      await restartedAndWorking(plugin, oldPid);
+      assert.equal(registry.get(plugin)?.lastError, undefined, 'a restart after a cancel is not a failure');
     });
   }
 

@@ -3,7 +3,8 @@
 // the test itself (dispose in-process, `rpp` for Ctrl-C) and by supervisionHost.ts (the SIGKILLed host).
 import path from 'node:path';
 import type { PluginRegistry } from '../../src/core/registry';
-import { projectRoot, python } from '../helpers/python';
+import { cjmPython } from '../core/cjmWorkerFixture';
+import { fixturePlugins, projectRoot, python } from '../helpers/python';
 import type { PluginSpec } from './helpers';
 
 export interface Situation {
@@ -20,6 +21,8 @@ export interface Situation {
 }
 
 const WRAPPER = path.join(projectRoot, 'test', 'fixtures', 'wrappers', 'python-no-exec.sh');
+/** test/fixtures/cjm_plugin_system (the seed's worker, rebuilt on FastAPI/uvicorn) and the plugins. */
+const CJM_PYTHONPATH = [path.join(projectRoot, 'test', 'fixtures'), fixturePlugins].join(path.delimiter);
 const PLUGIN = { module: 'supervision_plugin', class: 'SupervisionPlugin' };
 
 export const SITUATIONS: Situation[] = [
@@ -58,6 +61,18 @@ export const SITUATIONS: Situation[] = [
     plugin: { name: 'helpers', ...PLUGIN },
     kwargs: { action: 'helpers' },
     marker: 'supervision: helpers started',
+  },
+  {
+    name: 'cjm',
+    label: 'the seed’s own worker ("worker": "cjm": one request at a time, waits for it on SIGTERM), busy in a call',
+    plugin: {
+      name: 'cjm',
+      ...PLUGIN,
+      env: { PYTHONPATH: CJM_PYTHONPATH, CJM_WORKER_GENERATION: 'early' },
+      fields: { worker: 'cjm', python_path: cjmPython },
+    },
+    kwargs: { action: 'sleep' },
+    marker: 'supervision: sleeping',
   },
 ];
 

@@ -2,6 +2,7 @@
 // Prints a table and writes bench/results.json ([{name, value, unit, baseline, baseline_value, ratio}]).
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -220,9 +221,95 @@ async function idleMemory(worker: PluginWorker): Promise<void> {
   console.log(`  (after the benchmark's calls the warm worker's tree RSS is ${round(stats.rss_bytes / 1048576)} MB)`);
 }
 
+/** Spawn to ready line of the bundled worker, started through the keeper or directly (how it was before). */
+async function spawnToReadyMs(throughKeeper: boolean): Promise<number> {
+  const worker = [workerScript, '--module', 'bench_plugin', '--class', 'BenchPlugin', '--sys-path', here];
+  const keeper = [path.join(path.dirname(workerScript), 'rpp_keeper.py'), '--host-pid', String(process.pid), '--'];
+  const t = now();
+  const child = spawn(python, throughKeeper ? [...keeper, ...worker] : worker, {
+    env: { ...process.env, RPP_WORKER_SECRET: randomBytes(16).toString('hex'), RPP_KEEPER_TOKEN: 'bench' },
+    stdio: ['pipe', 'pipe', 'ignore'],
+    detached: true,
+  });
+  let out = '';
+  await new Promise<void>((resolve) => child.stdout.on('data', (text: Buffer) => (out += text) && out.includes('"rpp_worker"') && resolve()));
+  const ms = now() - t;
+  child.stdin.destroy(); // the keeper ends its worker; without one, the group is killed here
+  if (!throughKeeper) process.kill(-child.pid!, 'SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  return ms;
+}
+
+/** Memory only the keeper holds (its private pages; the rest is shared with the worker it forked). */
+async function privateMb(pid: number): Promise<number> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = [...rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  return kb / 1024;
+}
+
+/**
+ * The keeper (worker/rpp_keeper.py) sits between host and worker: what it adds to a start (same run,
+ * alternating with the worker spawned directly), what it holds in memory, and how fast it ends a
+ * worker's tree when the host dies (its lifeline closes) against the host SIGKILLing the group itself.
+ */
+async function keeperCost(): Promise<void> {
+  const kept: number[] = [];
+  const direct: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    direct.push(await spawnToReadyMs(false));
+    kept.push(await spawnToReadyMs(true));
+  }
+  record('keeper: spawn to ready through the keeper', median(kept), 'ms', 'the worker spawned directly, no keeper', median(direct));
+  console.log(`  (keeper - direct = ${round(median(kept) - median(direct))} ms, medians of 20 alternating starts)`);
+
+  const worker = await startWorker();
+  const keeperPid = Number((await readFile(`/proc/${worker.pid}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);
+  record('keeper: private memory', await privateMb(keeperPid), 'MB', 'the idle worker it keeps (private)', await privateMb(worker.pid));
+  await worker.dispose();
+
+  const byKeeper: number[] = [];
+  const byHost: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    byKeeper.push(await treeEndMs(true));
+    byHost.push(await treeEndMs(false));
+  }
+  record('keeper: host death to tree gone (median ms)', median(byKeeper), 'ms', 'host SIGKILLs the process group itself', median(byHost));
+}
+
+/** A keeper with a worker that started two children; then its lifeline closes (or the host kills the group). */
+async function treeEndMs(viaLifeline: boolean): Promise<number> {
+  const keeper = spawn(python, [path.join(path.dirname(workerScript), 'rpp_keeper.py'), '--host-pid', String(process.pid), '--', '-c',
+    'import subprocess, time; [subprocess.Popen(["sleep", "60"]) for _ in range(2)]; print("ready", flush=True); time.sleep(60)'], {
+    env: { ...process.env, RPP_KEEPER_TOKEN: 'bench' },
+    stdio: ['pipe', 'pipe', 'ignore'],
+    detached: true,
+  });
+  let out = '';
+  await new Promise<void>((resolve) => keeper.stdout.on('data', (text: Buffer) => (out += text) && out.includes('\nready') && resolve()));
+  const worker = Number(/"worker": (\d+)/.exec(out)?.[1]);
+  const tree = [worker, ...(await readFile(`/proc/${worker}/task/${worker}/children`, 'utf8')).trim().split(' ').map(Number)];
+  const t = now();
+  if (viaLifeline) keeper.stdin.end();
+  else process.kill(-worker, 'SIGKILL');
+  while (tree.some((pid) => isRunning(pid))) await new Promise((resolve) => setImmediate(resolve));
+  const ms = now() - t;
+  keeper.stdin.destroy();
+  await new Promise((resolve) => (keeper.exitCode !== null || keeper.signalCode !== null ? resolve(null) : keeper.once('exit', resolve)));
+  return ms;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`interpreter: ${python}\n`);
   await coldStart();
+  await keeperCost();
   const worker = await startWorker();
   try {
     await warmExecute(worker);

@@ -24,15 +24,15 @@ and this interpreter's flags. Either way the worker is our child, in a process g
   the worker's group and to every descendant, again until none is left. When the worker exits
   for any reason (a crash included), what it leaves behind is ended at once.
 - We talk to the host twice, on stdout, in lines that start with `rpp-keeper TOKEN` (the token is
-  the host's, from RPP_KEEPER_TOKEN, removed from the environment before the worker starts): the
-  pids at start, and the worker's exit status at the end, written only after the whole tree is
-  dead, without blocking, ignoring a reader that is gone. Nothing else is ever written, so a dead
-  host's pipe cannot stop us from doing our job.
-- Standard library only, Python >= 3.8; imports are few (ctypes after the fork, off the
-  worker's start-up path).
+  the host's, from RPP_KEEPER_TOKEN, removed from the environment before the worker starts): both
+  pids at start (written by the forked worker before anything else), and the worker's exit status
+  at the end, written only after the whole tree is dead, without blocking, ignoring a reader that
+  is gone. Nothing else is ever written, so a dead host's pipe cannot stop us from doing our job.
+- Standard library only, Python >= 3.8. Its start-up cost is the fork and ctypes (for prctl,
+  before the fork, so that no orphan can slip past); the worker inherits both, and rpp_worker.py
+  needs ctypes anyway. `npm run bench` measures it against the worker spawned directly.
 """
 
-import json
 import os
 import select
 import signal
@@ -48,15 +48,13 @@ LINE_PREFIX = "rpp-keeper"
 
 def main(argv):
     host_pid, command = _parse_argv(argv)
-    token = os.environ.pop("RPP_KEEPER_TOKEN", "")
-    go_read, go_write = os.pipe()
+    token = os.environ.pop("RPP_KEEPER_TOKEN", "")  # the worker's environment does not keep it
+    # Before the fork: from its first instant, whatever the worker's tree orphans comes to us.
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
     worker = os.fork()
     if worker == 0:
-        return _become_worker(command, go_read, go_write)
-    os.close(go_read)
+        return _become_worker(command, token)
     _own_group(worker)
-    _announce(token, {"keeper": os.getpid(), "worker": worker})
-    os.close(go_write)  # the worker may start now: the host knows its pid
     _Keeper(worker, host_pid, token).run()
 
 
@@ -77,12 +75,13 @@ def _own_group(pid):
 
 # ----------------------------------------------------------------------------- the worker side
 
-def _become_worker(command, go_read, go_write):
-    """Runs in the forked child: waits until the host knows our pid, then becomes the worker."""
-    os.close(go_write)
+def _become_worker(command, token):
+    """Runs in the forked child: tells the host both pids, then becomes the worker.
+
+    The child says it, not the keeper: no waiting for the keeper to be scheduled first, and the
+    line is on stdout before anything the worker prints."""
     _own_group(0)
-    os.read(go_read, 1)  # end of file once the keeper has announced us
-    os.close(go_read)
+    _announce(token, '{"keeper": %d, "worker": %d}' % (os.getppid(), os.getpid()))
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # the lifeline is the keeper's alone: a plugin reading stdin must not see it
     os.close(null)
@@ -157,11 +156,7 @@ class _Keeper:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_stop_signal)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides, not a terminal
-        self.subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1)
-        # A wrapper (python_path that runs Python as its child) leads our group: it ends with us.
-        # Decided now, while the host is alive and its group can be told apart from the wrapper's.
-        group = os.getpgrp()
-        self.wrapper_group = group if group not in (os.getpid(), _group_of(host_pid)) else None
+        self.wrapper_group = _wrapper_group(host_pid)
 
     def run(self):
         self._watch()
@@ -269,7 +264,8 @@ class _Keeper:
         else:
             code, signame = os.WEXITSTATUS(status), None
         self.exit_code = code if code is not None else 128 + (os.WTERMSIG(status) if status else 9)
-        _announce(self.token, {"code": code, "signal": signame}, blocking=False)
+        message = '{"code": %s, "signal": %s}' % ("null" if code is None else code, '"%s"' % signame if signame else "null")
+        _announce(self.token, message, blocking=False)
 
     def _exit(self):
         if self.wrapper_group is not None:
@@ -373,11 +369,34 @@ def _is_live(pid):
     """True while pid runs (a zombie has finished running)."""
     if not os.path.isdir("/proc/self"):
         return _alive(pid)
+    state = _state_of(pid)
+    return state is not None and state not in (b"Z", b"X")
+
+
+def _wrapper_group(host_pid):
+    """The group of a wrapper (python_path that runs Python as its child), which ends with us.
+
+    Decided at start, while the host is alive and its group can be told apart; only a group that
+    one of our own ancestors leads, below the host, ever qualifies."""
+    group, host_group = os.getpgrp(), _group_of(host_pid)
+    if group == os.getpid() or host_group is None or group == host_group:
+        return None
+    pid = os.getppid()
+    for _ in range(16):  # wrappers of wrappers, not more
+        if pid == group:
+            return group
+        if pid is None or pid <= 1 or pid == host_pid:
+            return None
+        pid = _parent_of(pid)
+    return None
+
+
+def _parent_of(pid):
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except OSError:  # gone
-        return False
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):  # gone, or no /proc: not known
+        return None
 
 
 def _group_of(pid):
@@ -388,13 +407,23 @@ def _group_of(pid):
 
 
 def _alive(pid):
+    """True while pid runs; a killed host stays a zombie until its parent reaps it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    state = _state_of(pid)
+    return state is None or state not in (b"Z", b"X")
+
+
+def _state_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):  # gone, or no /proc
+        return None
 
 
 def _is_pipe(fd):
@@ -430,8 +459,8 @@ def _drain(fd):
 
 
 def _announce(token, message, blocking=True):
-    """One line for the host on stdout; never blocks when asked not to, never fails."""
-    line = ("%s %s %s\n" % (LINE_PREFIX, token, json.dumps(message))).encode()
+    """One line for the host on stdout (message: JSON text); never blocks when asked not to, never fails."""
+    line = ("%s %s %s\n" % (LINE_PREFIX, token, message)).encode()
     try:
         if not blocking:
             os.set_blocking(1, False)

@@ -71,7 +71,7 @@ async function restartedAndWorking(name: string, oldPid: number): Promise<void> 
   assert.deepEqual(await registry.execute(name, { kwargs: { action: 'cooperative', seconds: 0 } }), { cancelled: false });
 }
 
-describe('a cancelled call', () => {
+describe('a cancelled call', { timeout: 300_000 }, () => {
   for (const [plugin, action, what] of [
     ['stubborn', 'regex', 'holds the GIL in C'],
     ['stubborn', 'sleep', 'ignores the cancel'],
@@ -137,7 +137,7 @@ describe('a cancelled call', () => {
   });
 });
 
-describe('Stop (the Plugins view, rpp) of a plugin that does not want to stop', () => {
+describe('Stop (the Plugins view, rpp) of a plugin that does not want to stop', { timeout: 300_000 }, () => {
   test('during a call holding the GIL: returns within 5 s, the call fails as stopped, nothing left', async () => {
     const there = logged('stubborn', 'supervision: holding the GIL');
     const call = settle(registry.execute('stubborn', { kwargs: { action: 'regex' } }));

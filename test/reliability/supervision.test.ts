@@ -182,13 +182,13 @@ function summary(outcomes: Outcome[]): { leftovers: number; text: string } {
 
 for (const situation of SITUATIONS) {
   describe(situation.label, () => {
-    test(`the host SIGKILLed, ${SIGKILL_TRIES} tries: nothing left`, async () => {
+    test(`the host SIGKILLed, ${SIGKILL_TRIES} tries: nothing left`, { timeout: 600_000 }, async () => {
       const { leftovers, text } = summary(await tries(SIGKILL_TRIES, () => sigkillTry(situation)));
       table.push(`${situation.name} × host SIGKILLed: ${text}`);
       assert.equal(leftovers, 0);
     });
 
-    test(`Ctrl-C on rpp: returns within 5 s, nothing left`, async () => {
+    test(`Ctrl-C on rpp: returns within 5 s, nothing left`, { timeout: 300_000 }, async () => {
       const outcomes = await tries(CTRL_C_TRIES, () => ctrlCTry(situation));
       const { leftovers, text } = summary(outcomes);
       table.push(`${situation.name} × ${situation.endsByItself ? 'rpp (exits by itself on the crash)' : 'Ctrl-C on rpp'}: ${text}`);
@@ -196,7 +196,7 @@ for (const situation of SITUATIONS) {
       for (const { tookMs } of outcomes) assert.ok((tookMs ?? 0) < STOP_BOUND_MS, `rpp took ${tookMs} ms after Ctrl-C`);
     });
 
-    test(`dispose(): returns within 5 s, nothing left`, async () => {
+    test(`dispose(): returns within 5 s, nothing left`, { timeout: 300_000 }, async () => {
       const outcomes = await tries(DISPOSE_TRIES, () => disposeTry(situation));
       const { leftovers, text } = summary(outcomes);
       table.push(`${situation.name} × dispose(): ${text}`);
@@ -206,7 +206,7 @@ for (const situation of SITUATIONS) {
   });
 }
 
-test('the temp folder of an unsaved-buffer input of a SIGKILLed host is removed by the next host', async () => {
+test('the temp folder of an unsaved-buffer input of a SIGKILLed host is removed by the next host', { timeout: 300_000 }, async () => {
   const situation = SITUATIONS[0];
   await withFolder(situation, async (folder) => {
     const { host } = await startHost(folder, situation, ['--unsaved-input']);

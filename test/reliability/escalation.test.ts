@@ -3,11 +3,13 @@
 // Stop works during a call in C and during a minute-long import; a crash takes its children along
 // at once; a keeper killed from outside still takes the worker with it.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginRegistry } from '../../src/core/registry';
 import { SITUATIONS, type Situation } from './situations';
-import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, readProc, type PluginFolder } from './helpers';
+import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, readProc, stillRunning, type PluginFolder } from './helpers';
 
 /** A short grace keeps the suite quick; the default (3 s) is only longer. */
 const GRACE_MS = 1000;
@@ -25,7 +27,7 @@ const figures: string[] = [];
 before(async () => {
   folder = await makePluginFolder([
     { name: 'stubborn', ...PLUGIN },
-    cjmSituation.plugin,
+    await cjmSituation.plugin(),
     { name: 'slowimport', module: 'supervision_slow_import', class: 'SlowImportPlugin', fields: { startup_timeout_s: 120 } },
   ]);
   registry = await openRegistry(folder, { cancelGraceMs: GRACE_MS });
@@ -184,21 +186,32 @@ describe('Stop (the Plugins view, rpp) of a plugin that does not want to stop', 
 });
 
 test('a worker that crashes takes its children (in its group and in a new session) with it at once', async () => {
-  const there = logged('stubborn', 'supervision: crashing with children');
-  const call = settle(registry.execute('stubborn', { kwargs: { action: 'crash_with_child' } }));
+  const goFile = path.join(folder.dir, 'crash-now');
+  let children: number[] = [];
+  const there = new Promise<void>((resolve) => {
+    const subscription = registry.onLog((event) => {
+      const said = /^supervision: crashing with children ([\d ]+) \(/.exec(event.message);
+      if (event.plugin !== 'stubborn' || !said) return;
+      children = said[1].trim().split(' ').map(Number);
+      subscription.dispose();
+      resolve();
+    });
+  });
+  const call = settle(registry.execute('stubborn', { kwargs: { action: 'crash_with_child', go_file: goFile } }));
   await there;
-  const saidAt = Date.now();
-  const children = (): number => processesWithMark(folder.mark).filter((p) => /^sleep 30[34]$/.test(p.cmdline)).length;
-  assert.equal(children(), 2, 'both children run before the crash');
+  assert.equal(stillRunning(children).length, 2, 'both children run before the crash');
+  await writeFile(goFile, 'go');
+  const toldAt = Date.now();
   const { error, at } = await call;
   assert.equal(error?.kind, 'crash');
   assert.match(error?.message ?? '', /exited with code 9/);
-  assert.equal(children(), 0, 'gone by the time the call reports the crash');
-  figures.push(`crash leaving two children: call failed, children gone ${at - saidAt} ms after the plugin's last line (it pauses 50 ms, then os._exit)`);
+  assert.deepEqual(stillRunning(children), [], 'gone by the time the call reports the crash');
+  figures.push(`crash leaving two children: call failed and children gone ${at - toldAt} ms after the plugin was told to crash (it pauses 50 ms, then os._exit)`);
 });
 
 test('a keeper killed from outside still takes its worker and the worker’s group along', async () => {
-  await registry.start('stubborn');
+  await registry.restart('stubborn'); // a fresh worker, whatever the tests before left
+
   const worker = registry.get('stubborn')?.pid as number;
   const keeper = Number((readProc(worker, 'stat') ?? '').split(') ')[1]?.split(' ')[1]);
   assert.match(readProc(keeper, 'cmdline') ?? '', /rpp_keeper\.py/);

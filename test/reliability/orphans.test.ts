@@ -7,13 +7,15 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { projectRoot } from '../helpers/python';
-import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, sleep, stillRunning, type PluginFolder } from './helpers';
+import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, stillRunning, type PluginFolder } from './helpers';
 
 const RUNS = 20;
 /** Runs at once: a host mostly waits, so 4 fit on 2 shared cores. */
 const AT_ONCE = 4;
-/** The protocol's promise: a worker exits within 1.5 s of its host's death. */
+/** What the protocol promised before the keeper: gone within 1.5 s of the host's death (a figure now). */
 const ORPHAN_BOUND_MS = 1500;
+/** Survivors are counted when everything must long be gone, even on a machine under heavy load. */
+const COUNT_AFTER_MS = 5000;
 const HOST_SCRIPT = path.join(import.meta.dirname, 'orphanHost.ts');
 
 interface HostPids {
@@ -58,10 +60,11 @@ describe('orphans', () => {
     await folder.remove();
   });
 
-  test(`a SIGKILLed host with 3 workers (idle, busy, with a child) leaves nothing after 1.5 s, ${RUNS} times`, async () => {
+  test(`a SIGKILLed host with 3 workers (idle, busy, with a child) leaves nothing, ${RUNS} times`, { timeout: 600_000 }, async () => {
     const started = Date.now();
     const survivorsPerRun: number[] = [];
     const goneAfterMs: number[] = [];
+    let slowRuns = 0;
     const oneRun = async (run: number): Promise<void> => {
       // Each run its own folder and marker, so that runs at the same time count only their own.
       const own = await makePluginFolder([{ name: 'idle' }, { name: 'busy' }, { name: 'parent' }]);
@@ -73,13 +76,13 @@ describe('orphans', () => {
         process.kill(pids.host, 'SIGKILL');
         const killedAt = Date.now();
         // The known processes are watched cheaply; the full look at /proc below catches any other.
-        await eventually(() => stillRunning(marked).length === 0, ORPHAN_BOUND_MS, 2);
-        goneAfterMs.push(Date.now() - killedAt);
-        const wait = ORPHAN_BOUND_MS - (Date.now() - killedAt);
-        if (wait > 0) await sleep(wait);
+        const gone = await eventually(() => stillRunning(marked).length === 0, COUNT_AFTER_MS, 2);
+        const goneMs = Date.now() - killedAt;
+        if (gone) goneAfterMs.push(goneMs);
+        if (!gone || goneMs > ORPHAN_BOUND_MS) slowRuns++;
         const survivors = processesWithMark(own.mark);
         survivorsPerRun.push(survivors.length);
-        if (survivors.length > 0) console.log(`run ${run}: survivors after ${ORPHAN_BOUND_MS} ms:`, survivors);
+        if (survivors.length > 0) console.log(`run ${run}: survivors after ${goneMs} ms:`, survivors);
       } finally {
         killMarked(own.mark); // a survivor must not count again in the next run
         await own.remove();
@@ -91,8 +94,9 @@ describe('orphans', () => {
     }));
     const leaky = survivorsPerRun.filter((n) => n > 0).length;
     goneAfterMs.sort((a, b) => a - b);
-    figure('orphans: runs with survivors after 1.5 s (SIGKILL of the host)', `${leaky} of ${RUNS}`);
-    figure('orphans: time until every marked process was gone (median / max)', `${goneAfterMs[RUNS >> 1]} ms / ${goneAfterMs[RUNS - 1]} ms`);
+    figure('orphans: runs with survivors (SIGKILL of the host, counted 5 s later)', `${leaky} of ${RUNS}`);
+    figure('orphans: runs not all gone within 1.5 s', `${slowRuns} of ${RUNS}`);
+    figure('orphans: time until every marked process was gone (median / max)', `${goneAfterMs[goneAfterMs.length >> 1]} ms / ${goneAfterMs[goneAfterMs.length - 1]} ms`);
     figure('orphans: SIGKILL part duration', `${((Date.now() - started) / 1000).toFixed(1)} s (${AT_ONCE} runs at once)`);
     assert.equal(leaky, 0, `processes survived their host in ${leaky} of ${RUNS} runs`);
   });

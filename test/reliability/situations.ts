@@ -3,7 +3,6 @@
 // the test itself (dispose in-process, `rpp` for Ctrl-C) and by supervisionHost.ts (the SIGKILLed host).
 import path from 'node:path';
 import type { PluginRegistry } from '../../src/core/registry';
-import { cjmPython } from '../core/cjmWorkerFixture';
 import { fixturePlugins, projectRoot, python } from '../helpers/python';
 import type { PluginSpec } from './helpers';
 
@@ -11,7 +10,8 @@ export interface Situation {
   /** Also the plugin's name. */
   name: string;
   label: string;
-  plugin: PluginSpec;
+  /** The plugin's manifest (a function: the cjm one looks for an interpreter with FastAPI, which takes a while). */
+  plugin: () => Promise<PluginSpec>;
   /** The keyword arguments of the call that gets the worker there. */
   kwargs: Record<string, unknown>;
   /** The line on the worker's stderr that says it is there. */
@@ -25,32 +25,37 @@ const WRAPPER = path.join(projectRoot, 'test', 'fixtures', 'wrappers', 'python-n
 const CJM_PYTHONPATH = [path.join(projectRoot, 'test', 'fixtures'), fixturePlugins].join(path.delimiter);
 const PLUGIN = { module: 'supervision_plugin', class: 'SupervisionPlugin' };
 
+/** The interpreter with FastAPI and uvicorn (test/core/cjmWorkerFixture.ts), looked for only when needed. */
+async function cjmInterpreter(): Promise<string> {
+  return (await import('../core/cjmWorkerFixture')).cjmPython;
+}
+
 export const SITUATIONS: Situation[] = [
   {
     name: 'wrapper',
     label: 'python_path is a wrapper that does not exec, busy in a call',
-    plugin: { name: 'wrapper', ...PLUGIN, env: { RPP_REAL_PYTHON: python }, fields: { python_path: WRAPPER } },
+    plugin: async () => ({ name: 'wrapper', ...PLUGIN, env: { RPP_REAL_PYTHON: python }, fields: { python_path: WRAPPER } }),
     kwargs: { action: 'sleep' },
     marker: 'supervision: sleeping',
   },
   {
     name: 'slowimport',
     label: 'a 60 s import in progress',
-    plugin: { name: 'slowimport', module: 'supervision_slow_import', class: 'SlowImportPlugin', fields: { startup_timeout_s: 120 } },
+    plugin: async () => ({ name: 'slowimport', module: 'supervision_slow_import', class: 'SlowImportPlugin', fields: { startup_timeout_s: 120 } }),
     kwargs: {},
     marker: 'supervision: importing slowly',
   },
   {
     name: 'gil',
     label: 'a call holding the GIL in C (catastrophic regex)',
-    plugin: { name: 'gil', ...PLUGIN },
+    plugin: async () => ({ name: 'gil', ...PLUGIN }),
     kwargs: { action: 'regex' },
     marker: 'supervision: holding the GIL',
   },
   {
     name: 'crash',
     label: 'a worker that crashed (os._exit) leaving two children',
-    plugin: { name: 'crash', ...PLUGIN },
+    plugin: async () => ({ name: 'crash', ...PLUGIN }),
     kwargs: { action: 'crash_with_child' },
     marker: 'supervision: crashing with children',
     endsByItself: true,
@@ -58,19 +63,19 @@ export const SITUATIONS: Situation[] = [
   {
     name: 'helpers',
     label: 'helpers in a new session (start_new_session, and a double-forked daemon), busy in a call',
-    plugin: { name: 'helpers', ...PLUGIN },
+    plugin: async () => ({ name: 'helpers', ...PLUGIN }),
     kwargs: { action: 'helpers' },
     marker: 'supervision: helpers started',
   },
   {
     name: 'cjm',
     label: 'the seed’s own worker ("worker": "cjm": one request at a time, waits for it on SIGTERM), busy in a call',
-    plugin: {
+    plugin: async () => ({
       name: 'cjm',
       ...PLUGIN,
       env: { PYTHONPATH: CJM_PYTHONPATH, CJM_WORKER_GENERATION: 'early' },
-      fields: { worker: 'cjm', python_path: cjmPython },
-    },
+      fields: { worker: 'cjm', python_path: await cjmInterpreter() },
+    }),
     kwargs: { action: 'sleep' },
     marker: 'supervision: sleeping',
   },

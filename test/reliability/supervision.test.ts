@@ -30,8 +30,10 @@ interface Outcome {
   leftovers: number;
   /** From the host's death (or the Ctrl-C, or the dispose() call) until no marked process was left. */
   goneMs: number;
-  /** How long dispose() or `rpp` took after the Ctrl-C. */
+  /** How long dispose() took, or `rpp` after the Ctrl-C until it said its worker was stopped. */
   tookMs?: number;
+  /** How long `rpp` took after the Ctrl-C until it had exited (Node's own exit included). */
+  exitedMs?: number;
 }
 
 const table: string[] = [];
@@ -63,7 +65,7 @@ async function untilGone(folder: PluginFolder, since: number, known: number[]): 
 }
 
 async function withFolder<T>(situation: Situation, use: (folder: PluginFolder) => Promise<T>): Promise<T> {
-  const folder = await makePluginFolder([situation.plugin]);
+  const folder = await makePluginFolder([await situation.plugin()]);
   try {
     return await use(folder);
   } finally {
@@ -120,9 +122,11 @@ function ctrlCTry(situation: Situation): Promise<Outcome> {
     });
     const exited = new Promise<number | null>((resolve) => rpp.once('exit', (code) => resolve(code)));
     let err = '';
+    let stoppedAt = 0; // when rpp said its worker (or its start) was stopped: its part of the Ctrl-C
     const there = new Promise<void>((resolve, reject) => {
       rpp.stderr.setEncoding('utf8').on('data', (text: string) => {
         err += text;
+        if (/Worker stopped|Start stopped|Worker died/.test(text)) stoppedAt = Date.now();
         if (err.includes(situation.marker)) resolve();
       });
       void exited.then(() => (err.includes(situation.marker) ? resolve() : reject(new Error(`rpp exited before "${situation.marker}": ${err}`))));
@@ -132,12 +136,14 @@ function ctrlCTry(situation: Situation): Promise<Outcome> {
     const known = markedPids(folder);
     const since = Date.now();
     if (!situation.endsByItself) rpp.kill('SIGINT');
+    const gone = untilGone(folder, since, known); // watched from the Ctrl-C on, not from rpp's exit
     const code = await exited;
-    const tookMs = Date.now() - since;
-    assert.equal(code, situation.endsByItself ? 3 : 130, err);
+    const exitedMs = Date.now() - since;
     const atExit = stillRunning(known).length;
-    const outcome = await untilGone(folder, since, known);
-    return { ...outcome, leftovers: Math.max(atExit, outcome.leftovers), tookMs };
+    const outcome = await gone;
+    assert.equal(code, situation.endsByItself ? 3 : 130, err);
+    assert.ok(stoppedAt > 0, `rpp said its worker was stopped: ${err}`);
+    return { ...outcome, leftovers: Math.max(atExit, outcome.leftovers), tookMs: Math.max(0, stoppedAt - since), exitedMs };
   });
 }
 
@@ -176,7 +182,8 @@ function summary(outcomes: Outcome[]): { leftovers: number; text: string } {
   const leaky = outcomes.length - gone.length;
   const leakyText = leaky ? ` (${leaky} tries left processes ${COUNT_AFTER_MS / 1000} s later)` : '';
   const took = outcomes.flatMap((o) => (o.tookMs === undefined ? [] : [o.tookMs]));
-  const tookText = took.length ? `; returned after max ${Math.max(...took)} ms` : '';
+  const exited = outcomes.flatMap((o) => (o.exitedMs === undefined ? [] : [o.exitedMs]));
+  const tookText = (took.length ? `; stopped after max ${Math.max(...took)} ms` : '') + (exited.length ? `, exited after max ${Math.max(...exited)} ms` : '');
   return { leftovers, text: `${outcomes.length} tries, ${leftovers} leftovers, ${goneText}${leakyText}${tookText}` };
 }
 
@@ -188,12 +195,13 @@ for (const situation of SITUATIONS) {
       assert.equal(leftovers, 0);
     });
 
-    test(`Ctrl-C on rpp: returns within 5 s, nothing left`, { timeout: 300_000 }, async () => {
+    test(`Ctrl-C on rpp: stops the worker within 5 s, exits 130, nothing left`, { timeout: 300_000 }, async () => {
       const outcomes = await tries(CTRL_C_TRIES, () => ctrlCTry(situation));
       const { leftovers, text } = summary(outcomes);
       table.push(`${situation.name} × ${situation.endsByItself ? 'rpp (exits by itself on the crash)' : 'Ctrl-C on rpp'}: ${text}`);
       assert.equal(leftovers, 0);
-      for (const { tookMs } of outcomes) assert.ok((tookMs ?? 0) < STOP_BOUND_MS, `rpp took ${tookMs} ms after Ctrl-C`);
+      // Bounded by construction (registry dispose); the exit after it is Node's and the machine's (a figure).
+      for (const { tookMs } of outcomes) assert.ok((tookMs ?? 0) < STOP_BOUND_MS, `rpp stopped its worker ${tookMs} ms after Ctrl-C`);
     });
 
     test(`dispose(): returns within 5 s, nothing left`, { timeout: 300_000 }, async () => {

@@ -853,11 +853,12 @@ def _die_with_parent(ppid):
     Under the keeper (our parent) the signal is SIGKILL: the keeper ends our descendants itself.
     Started by the host directly (--ppid is our parent) it is SIGTERM, so that we end them on the
     way out. With any other parent the --ppid poll covers it."""
-    if _KEEPER_PID is not None and _KEEPER_PID.isdigit():
-        parent, signum = int(_KEEPER_PID), signal.SIGKILL
-    else:
-        parent, signum = ppid, signal.SIGTERM
-    if not sys.platform.startswith("linux") or os.getppid() != parent:
+    kept = _KEEPER_PID is not None and _KEEPER_PID.isdigit()
+    parent, signum = (int(_KEEPER_PID), signal.SIGKILL) if kept else (ppid, signal.SIGTERM)
+    if kept and os.getppid() != parent:  # the keeper was killed before we got here
+        _say("rpp_worker: keeper process %d is gone, exiting\n" % parent)
+        _exit(0, 0)
+    if parent is None or not sys.platform.startswith("linux") or os.getppid() != parent:
         return
     try:
         import ctypes
@@ -974,8 +975,8 @@ def main(argv):
              "plugin": _state.name, "python": _python_version()}
     os.write(ready_fd, (json.dumps(ready) + "\n").encode())
     os.close(ready_fd)
+    _die_with_parent(opts["--ppid"])
     if opts["--ppid"] is not None:
-        _die_with_parent(opts["--ppid"])
         threading.Thread(target=_watch_parent, args=(opts["--ppid"],), daemon=True).start()
     _serve(server)
 

@@ -255,12 +255,13 @@ async function privateMb(pid: number): Promise<number> {
 async function keeperCost(): Promise<void> {
   const kept: number[] = [];
   const direct: number[] = [];
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 30; i++) {
     direct.push(await spawnToReadyMs(false));
     kept.push(await spawnToReadyMs(true));
   }
   record('keeper: spawn to ready through the keeper', median(kept), 'ms', 'the worker spawned directly, no keeper', median(direct));
-  console.log(`  (keeper - direct = ${round(median(kept) - median(direct))} ms, medians of 20 alternating starts)`);
+  const paired = kept.map((ms, i) => ms - direct[i]);
+  console.log(`  (median of 30 paired differences: ${round(median(paired))} ms)`);
 
   const worker = await startWorker();
   const keeperPid = Number((await readFile(`/proc/${worker.pid}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);

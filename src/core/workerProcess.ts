@@ -110,7 +110,7 @@ export class WorkerProcess {
       return;
     }
     this.send('kill');
-    this.lifeline?.end(); // end of file: the keeper kills at once even if it missed the line
+    if (this.lifeline && !this.lifeline.writableEnded) this.lifeline.end(); // end of file: the keeper kills at once
     if (await this.endsWithin(KEEPER_SLACK_MS)) return;
     // The keeper does not act (stopped, or killed from outside): end what we can reach ourselves.
     this.killReachable();

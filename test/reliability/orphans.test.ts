@@ -10,8 +10,8 @@ import { projectRoot } from '../helpers/python';
 import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, stillRunning, type PluginFolder } from './helpers';
 
 const RUNS = 20;
-/** Runs at once: a host mostly waits, so 4 fit on 2 shared cores. */
-const AT_ONCE = 4;
+/** Runs at once: a host with its three workers mostly waits, so 3 fit on 2 shared cores. */
+const AT_ONCE = 3;
 /** What the protocol promised before the keeper: gone within 1.5 s of the host's death (a figure now). */
 const ORPHAN_BOUND_MS = 1500;
 /** Survivors are counted when everything must long be gone, even on a machine under heavy load. */
@@ -35,8 +35,8 @@ function startHost(folder: PluginFolder): Promise<HostPids> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       host.kill('SIGKILL');
-      reject(new Error(`host not ready within 30 s; stderr: ${err}`));
-    }, 30_000);
+      reject(new Error(`host not ready within 90 s; stderr: ${err}`));
+    }, 90_000); // generous: on a shared machine under load a Node host and three Python workers start slowly
     host.stdout.setEncoding('utf8').on('data', (text: string) => {
       out += text;
       if (!out.includes('\n')) return;

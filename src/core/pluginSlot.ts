@@ -83,6 +83,8 @@ export class PluginSlot {
     if (!this.entry.ok) throw this.entry.error;
     if (this.crashLoop) throw this.crashLoopError();
     if (this.stopping) await this.stopping;
+    // A worker being replaced after an escalated cancel: the call goes to its successor.
+    if (this.worker?.restarting) await this.worker.exited;
     if (this.closed) throw new PluginError('cancelled', `Plugin "${this.name}" is shutting down; the call was not sent.`, { plugin: this.name });
     if (this.worker) return this.worker;
     this.starting ??= this.launch().finally(() => (this.starting = undefined));

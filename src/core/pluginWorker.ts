@@ -130,6 +130,11 @@ export class PluginWorker {
     return this.running;
   }
 
+  /** Being stopped because a cancelled call did not stop: its owner waits for the exit, then starts a new one. */
+  get restarting(): boolean {
+    return this.restartWanted && this.alive;
+  }
+
   async initialize(config: Record<string, unknown>, options: CallOptions = {}): Promise<void> {
     await this.call('/initialize', config, options.signal);
   }

@@ -97,6 +97,20 @@ describe('a cancelled call', { timeout: 300_000 }, () => {
     });
   }
 
+  test('a call made while the worker is being replaced goes to the new worker', async () => {
+    const abort = new AbortController();
+    const there = logged('stubborn', 'supervision: holding the GIL');
+    const stuck = settle(registry.execute('stubborn', { kwargs: { action: 'regex' }, signal: abort.signal }));
+    await there;
+    const oldPid = registry.get('stubborn')?.pid as number;
+    abort.abort();
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 300)); // the stop (about 3 s for a GIL) is under way
+    const next = await registry.execute('stubborn', { kwargs: { action: 'cooperative', seconds: 0 } });
+    assert.deepEqual(next, { cancelled: false });
+    assert.notEqual(registry.get('stubborn')?.pid, oldPid);
+    assert.match((await stuck).error?.message ?? '', ESCALATED);
+  });
+
   test('that the plugin honours ends as cancelled, on the same worker', async () => {
     const abort = new AbortController();
     const there = logged('stubborn', 'supervision: cooperating');

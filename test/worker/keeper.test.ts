@@ -119,7 +119,7 @@ test('end of file on the lifeline: the whole tree is SIGKILLed at once, new sess
   const tree = await helpersAlive(kept, pidFile);
   const daemon = tree[2];
   await until('the daemon, orphaned at birth, is adopted by the keeper (subreaper)', () => statField(daemon, 1) === kept.proc.pid);
-  assert.notEqual(statField(daemon, 3), statField(tree[0], 3), 'the daemon left the worker’s session');
+  await until('the daemon has left the worker’s session', () => statField(daemon, 3) !== statField(tree[0], 3));
   kept.proc.stdin.end(); // what the host's death does
   const { report, signal } = await kept.ended;
   assert.deepEqual(report, { code: null, signal: 'SIGKILL' });
@@ -192,5 +192,6 @@ test('behind a wrapper that does not exec, the keeper ends the wrapper too', asy
   kept.proc.stdin.end();
   const { report } = await kept.ended;
   assert.deepEqual(report, { code: null, signal: 'SIGKILL' });
-  assert.deepEqual([wrapper, keeper, worker].filter(running), []);
+  // The wrapper dies of the keeper's last SIGKILL, at the moment the pipes close: give the kernel that moment.
+  await until('wrapper, keeper and worker are gone', () => [wrapper, keeper, worker].filter(running).length === 0, 2000);
 });

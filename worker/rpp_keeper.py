@@ -23,6 +23,7 @@ compiles its script; the worker starts it only then, so no orphan of its tree ca
 The keeping is imported after that, beside the starting worker. Standard library only, Python >= 3.8.
 """
 
+import gc
 import os
 import signal
 import sys
@@ -39,6 +40,7 @@ def main(argv):
         os.close(go_write)
         return _become_worker(command, token, go_read)
     os.close(go_read)
+    gc.disable()  # the keeper allocates next to nothing; a collection would copy pages it shares with the worker
     _own_group(worker)
     # Whatever the worker's tree orphans must come to us, from before the plugin's first line: the
     # worker waits for this (it compiles its script meanwhile, so ctypes costs it nothing).
@@ -46,6 +48,9 @@ def main(argv):
     os.close(go_write)
     # Only now, beside the starting worker rather than before it: the keeping itself.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also under -I or -P
+    # Our own module in our own folder may be cached (the host forbids it for plugins' folders):
+    # compiled once, it costs nothing at the next start.
+    sys.dont_write_bytecode = False
     from rpp_keeper_watch import keep
     keep(worker, host_pid, token)
 

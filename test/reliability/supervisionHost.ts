@@ -2,6 +2,7 @@
 // situations.ts (optionally with an unsaved-buffer input, a private temp file), then it prints one JSON
 // line and waits to be SIGKILLed (at most 120 s, so a test that dies itself cannot leave it behind).
 // Usage: node --import tsx supervisionHost.ts <plugin folder> <situation name> [--unsaved-input]
+// (supervision.test.ts runs it bundled, out/reliability/supervisionHost.mjs, which starts faster.)
 import { PluginRegistry } from '../../src/core/registry';
 import { reachSituation, SITUATIONS } from './situations';
 

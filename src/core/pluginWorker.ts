@@ -287,9 +287,14 @@ export class PluginWorker {
       throw await this.failure(error, '/execute_stream', signal, ticket);
     }
     const chunks = (response.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    // A read that was under way when the call was cancelled still ends as cancelled, even if the
+    // plugin stopped by simply ending its stream (only a cancellable call pays for the check).
+    const read = signal
+      ? () => this.untilExit(chunks.next()).then((chunk) => (signal.aborted ? this.untilCancelled(chunks, chunk) : chunk))
+      : () => this.untilExit(chunks.next());
     return {
       chunks: {
-        next: () => (signal?.aborted ? this.untilCancelled(chunks) : this.untilExit(chunks.next())),
+        next: () => (signal?.aborted ? this.untilCancelled(chunks) : read()),
         return: chunks.return?.bind(chunks),
       },
       failure: (error) => this.failure(error, '/execute_stream', signal, ticket),
@@ -306,8 +311,8 @@ export class PluginWorker {
   }
 
   /** After a cancel, a stream's remaining items are not the caller's: read them away until it ends. */
-  private async untilCancelled(chunks: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
-    while (!(await this.untilExit(chunks.next())).done);
+  private async untilCancelled(chunks: AsyncIterator<Uint8Array>, last?: IteratorResult<Uint8Array>): Promise<never> {
+    if (!last?.done) while (!(await this.untilExit(chunks.next())).done);
     throw this.cancelled();
   }
 

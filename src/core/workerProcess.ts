@@ -35,7 +35,8 @@ const DRAIN_MS = 200;
 const LINE_MAX = 64 * 1024;
 const KEEPER_PREFIX = 'rpp-keeper';
 
-export const usesKeeper = process.platform !== 'win32';
+/** Windows has no fork and no process groups: there the worker is started directly (see the header). */
+const usesKeeper = process.platform !== 'win32';
 
 export class WorkerProcess {
   /** Settles once the tree is gone: the worker's exit as the keeper saw it, else the process's own. */

@@ -25,7 +25,6 @@ export interface WorkerStartOptions {
   onStderrLine?: (line: string) => void;
 }
 
-
 export interface LaunchedWorker {
   /** The worker's pid (the interpreter that runs the plugin). */
   pid: number;

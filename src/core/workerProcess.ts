@@ -99,10 +99,6 @@ export class WorkerProcess {
     return this.spawnError;
   }
 
-  get alive(): boolean {
-    return !this.exited;
-  }
-
   /**
    * SIGTERM to the worker's whole tree, SIGKILL to what is left after `graceMs` (or as soon as the
    * worker itself has exited). Resolves once everything is gone; bounded even if the keeper is stuck.

@@ -980,14 +980,23 @@ def _python_version():
 
 
 # ----------------------------------------------------------------------------- lifetime
+#
+# The host starts us through worker/rpp_keeper.py, our parent, which ends our whole process tree
+# when the host is gone or asks, without needing any of this code to run (a plugin may hold the
+# GIL for minutes). What follows is the second line, and the first one when we are started
+# without the keeper (by another host, or by the tests): clean up when asked, die with the parent.
 
 _exiting = threading.Lock()
+_cleaned = threading.Lock()  # the plugin's cleanup() runs at most once (/cleanup, then SIGTERM)
+_KEEPER_PID = os.environ.pop("RPP_KEEPER_PID", None)  # set by the keeper; not for the plugin
 
 
 def _bounded_cleanup(budget_s):
     """Calls the plugin's cleanup() under the plugin lock, never beside a running call: running
-    calls are cancelled first and may use the budget to stop. At most budget_s in all; returns
-    cleanup()'s exception, or why it was not called, if either."""
+    calls are cancelled first and may use the budget to stop. At most budget_s in all, and at most
+    once (/cleanup, then SIGTERM); returns cleanup()'s exception, or why it was not called, if either."""
+    if not _cleaned.acquire(blocking=False):
+        return None
     outcome = []
 
     def run():
@@ -1050,13 +1059,22 @@ def _on_signal(_signum, _frame):
     _exit(0, CLEANUP_BUDGET_S)
 
 
+def _say(message):
+    """A line for the log that cannot stop what follows: the host reading stderr may be gone."""
+    try:
+        sys.stderr.write(message)
+        sys.stderr.flush()
+    except Exception:  # BrokenPipeError, or a closed stderr
+        pass
+
+
 def _watch_parent(ppid):
     """Exits when the host process is gone (the seed's --ppid suicide pact)."""
     was_child = os.getppid() == ppid
     while True:
         time.sleep(PARENT_POLL_S)
         if (os.getppid() != ppid) if was_child else not _pid_alive(ppid):
-            sys.stderr.write("rpp_worker: host process %d is gone, exiting\n" % ppid)
+            _say("rpp_worker: host process %d is gone, exiting\n" % ppid)
             _exit(0, PARENT_POLL_S)
 
 
@@ -1071,19 +1089,26 @@ def _pid_alive(pid):
 
 
 def _die_with_parent(ppid):
-    """PR_SET_PDEATHSIG(SIGTERM): the kernel signals us the moment the host dies (Linux).
+    """PR_SET_PDEATHSIG: the kernel signals us the moment our parent dies (Linux).
 
-    Only when the host is our direct parent: the signal follows the parent, not --ppid."""
-    if not sys.platform.startswith("linux") or os.getppid() != ppid:
+    Under the keeper (our parent) the signal is SIGKILL: the keeper ends our descendants itself.
+    Started by the host directly (--ppid is our parent) it is SIGTERM, so that we end them on the
+    way out. With any other parent the --ppid poll covers it."""
+    kept = _KEEPER_PID is not None and _KEEPER_PID.isdigit()
+    parent, signum = (int(_KEEPER_PID), signal.SIGKILL) if kept else (ppid, signal.SIGTERM)
+    if kept and os.getppid() != parent:  # the keeper was killed before we got here
+        _say("rpp_worker: keeper process %d is gone, exiting\n" % parent)
+        _exit(0, 0)
+    if parent is None or not sys.platform.startswith("linux") or os.getppid() != parent:
         return
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        libc.prctl(1, signum, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
     except Exception as exc:  # no libc/ctypes: the --ppid poll still covers it
-        sys.stderr.write("rpp_worker: PR_SET_PDEATHSIG unavailable (%s)\n" % exc)
+        _say("rpp_worker: PR_SET_PDEATHSIG unavailable (%s)\n" % exc)
         return
-    if os.getppid() != ppid:  # the host died before prctl: no signal will come
+    if os.getppid() != parent:  # the parent died before prctl: no signal will come
         _exit(0, PARENT_POLL_S)
 
 
@@ -1325,8 +1350,8 @@ def main(argv):
              "plugin": _state.name, "python": _python_version()}
     os.write(ready_fd, (json.dumps(ready) + "\n").encode())
     os.close(ready_fd)
+    _die_with_parent(opts["--ppid"])
     if opts["--ppid"] is not None:
-        _die_with_parent(opts["--ppid"])
         threading.Thread(target=_watch_parent, args=(opts["--ppid"],), daemon=True).start()
     _cpu.start()
     _Door(server).run()

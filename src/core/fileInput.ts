@@ -1,7 +1,10 @@
 // A file given to a plugin becomes a path the worker can open: files are passed by path (the seed's
 // zero-copy), never as bytes on the wire. Content that is not on disk (an unsaved editor) goes to a
-// private temp file that only this user can read, removed when the call is over.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// private temp file that only this user can read, removed when the call is over. Its folder's name
+// carries the host's pid, so that folders of a host that was killed (no `finally` runs after
+// SIGKILL) are removed by the next host that starts.
+import { readFileSync } from 'node:fs';
+import { lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,9 +60,60 @@ function pathOfUri(uri: string): string {
   }
 }
 
+const FOLDER_PREFIX = 'rpp-input-';
+const HOST_PID_IN_NAME = /^rpp-input-(\d+)-/;
+
+/**
+ * Removes the temp folders of hosts that are gone (`rpp-input-<pid>-*` of this user, whose pid no
+ * longer runs). A folder whose pid was reused by a live process stays until that process ends.
+ */
+export async function removeOrphanedInputs(): Promise<string[]> {
+  const tmpdir = os.tmpdir();
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(tmpdir);
+  } catch {
+    return removed; // no temp folder to look in: nothing of ours can be there
+  }
+  for (const name of names) {
+    const pid = Number(HOST_PID_IN_NAME.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processRuns(pid)) continue;
+    const folder = path.join(tmpdir, name);
+    try {
+      const info = await lstat(folder);
+      if (!info.isDirectory() || (process.getuid && info.uid !== process.getuid())) continue;
+      await rm(folder, { recursive: true, force: true });
+      removed.push(folder);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+  // A killed host stays a zombie until its parent reaps it: it exists, but runs no more.
+  const stat = readFileOrEmpty(`/proc/${pid}/stat`);
+  return !/\) [ZX] /.test(stat);
+}
+
+function readFileOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return ''; // no /proc here, or the process is gone
+  }
+}
+
 async function temporaryFile(content: string | Uint8Array, name: string): Promise<MaterializedFile> {
   // mkdtemp makes the folder 0700, so nobody else can list or open what is inside.
-  const folder = await mkdtemp(path.join(os.tmpdir(), 'rpp-input-'));
+  const folder = await mkdtemp(path.join(os.tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
   const filePath = path.join(folder, safeFileName(name));
   let released = false;
   const release = async (): Promise<void> => {

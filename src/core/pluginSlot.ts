@@ -3,7 +3,7 @@
 import { PluginError, messageOf } from './errors';
 import { Emitter } from './emitter';
 import type { ManifestEntry } from './manifest';
-import { PluginWorker } from './pluginWorker';
+import { PluginWorker, type WorkerExit } from './pluginWorker';
 import { RestartBudget } from './restartBudget';
 import type { LogEvent } from './logEvent';
 import type { PluginInfo, PluginState } from './pluginInfo';
@@ -26,13 +26,19 @@ export interface SlotSettings {
   startupTimeoutMs: number;
   maxRestarts: number;
   restartWindowMs: number;
+  /** How long a cancelled call may take to stop before its worker is restarted. */
+  cancelGraceMs: number;
   configFor?: (plugin: string) => Record<string, unknown> | undefined;
 }
 
 export class PluginSlot {
   private worker: PluginWorker | undefined;
   private starting: Promise<PluginWorker> | undefined;
+  /** Aborts the start in progress: a stop must not wait for a minute-long import. */
+  private startAbort: AbortController | undefined;
   private stopping: Promise<void> | undefined;
+  /** Set by close(): the owner is shutting down, so nothing starts again. */
+  private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private state: PluginState;
   private lastError: PluginError | undefined;
@@ -91,6 +97,9 @@ export class PluginSlot {
     if (!this.entry.ok) throw this.entry.error;
     if (this.crashLoop) throw this.crashLoopError();
     if (this.stopping) await this.stopping;
+    // A worker being replaced after an escalated cancel: the call goes to its successor.
+    if (this.worker?.restarting) await this.worker.exited;
+    if (this.closed) throw new PluginError('cancelled', `Plugin "${this.name}" is shutting down; the call was not sent.`, { plugin: this.name });
     // A start in progress first: its worker exists before the saved configuration is applied, and no
     // call may reach it until then.
     if (this.starting) return this.starting;
@@ -99,9 +108,29 @@ export class PluginSlot {
     return this.starting;
   }
 
+  /**
+   * The worker for one call: a call cancelled while the worker is still starting (a slow import)
+   * ends at once; the start goes on for the next call (Stop ends it).
+   */
+  private async workerFor(signal: AbortSignal | undefined): Promise<PluginWorker> {
+    if (!signal) return this.ensureWorker();
+    const cancelled = (): PluginError => new PluginError('cancelled', `The call to plugin "${this.name}" was cancelled.`, { plugin: this.name });
+    if (signal.aborted) throw cancelled();
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(cancelled());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([this.ensureWorker(), aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   /** Runs one call on the worker, keeping the busy count, the state and the idle timer right. */
-  async withWorker<T>(call: (worker: PluginWorker) => Promise<T>): Promise<T> {
-    const worker = await this.ensureWorker();
+  async withWorker<T>(call: (worker: PluginWorker) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const worker = await this.workerFor(signal);
     this.beginCall();
     try {
       return await call(worker);
@@ -111,8 +140,8 @@ export class PluginSlot {
   }
 
   /** Same as withWorker for a stream: the call lasts until the consumer stops iterating. */
-  async *streamWithWorker<T>(stream: (worker: PluginWorker) => AsyncIterable<T>): AsyncGenerator<T> {
-    const worker = await this.ensureWorker();
+  async *streamWithWorker<T>(stream: (worker: PluginWorker) => AsyncIterable<T>, signal?: AbortSignal): AsyncGenerator<T> {
+    const worker = await this.workerFor(signal);
     this.beginCall();
     try {
       yield* stream(worker);
@@ -147,13 +176,23 @@ export class PluginSlot {
     }
   }
 
+  /** Stops the worker, or the start in progress; resolves when its processes are gone. */
   async stop(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
+    if (this.starting) {
+      this.startAbort?.abort();
+      await this.starting.catch(() => undefined);
+    }
     const worker = this.worker;
     if (!worker) return;
     this.clearIdleTimer();
     this.stopping ??= this.disposeWorker(worker).finally(() => (this.stopping = undefined));
     return this.stopping;
+  }
+
+  /** Stops for good: the owner is shutting down, nothing starts again (an escalated cancel included). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
   }
 
   /** Restart by the user: also forgives a crash loop. */
@@ -169,6 +208,8 @@ export class PluginSlot {
     const { manifest, path: manifestPath, pythonExecutable } = this.entry;
     this.setState('starting');
     this.event('info', `Starting ${manifest.module}.${manifest.class} with ${pythonExecutable}`);
+    const startAbort = new AbortController();
+    this.startAbort = startAbort;
     let worker: PluginWorker;
     try {
       worker = await PluginWorker.start({
@@ -177,17 +218,27 @@ export class PluginSlot {
         pythonExecutable,
         workerScript: this.settings.workerScript,
         startupTimeoutMs: manifest.startup_timeout_s ? manifest.startup_timeout_s * 1000 : this.settings.startupTimeoutMs,
+        cancelGraceMs: this.settings.cancelGraceMs,
+        signal: startAbort.signal,
         onStderrLine: (line) => this.log.fire({ plugin: this.name, level: 'info', source: 'stderr', message: line }),
       });
     } catch (error) {
       const failure = error instanceof PluginError ? error : new PluginError('start', messageOf(error), { plugin: this.name, cause: error });
-      // A cancelled start is not a failure of the plugin; anything else stays visible until a start succeeds.
-      this.fail(failure.kind === 'cancelled' ? 'stopped' : 'failed', failure);
+      if (startAbort.signal.aborted) {
+        // Stopped while starting: what the user asked for, not a failure of the plugin.
+        this.event('info', 'Start stopped');
+        this.setState('stopped');
+      } else {
+        // A cancelled start is not a failure of the plugin; anything else stays visible until a start succeeds.
+        this.fail(failure.kind === 'cancelled' ? 'stopped' : 'failed', failure);
+      }
       throw failure;
+    } finally {
+      this.startAbort = undefined;
     }
     this.worker = worker;
     this.startedAt = Date.now();
-    void worker.exited.then((exit) => this.onExit(worker, exit.expected, exit.code, exit.signal, exit.stderrTail));
+    void worker.exited.then((exit) => this.onExit(worker, exit));
     this.event('info', `Worker ready: pid ${worker.pid}, port ${worker.port}`);
     this.lastError = undefined;
     await this.applySavedConfig(worker);
@@ -211,12 +262,20 @@ export class PluginSlot {
     }
   }
 
-  private onExit(worker: PluginWorker, expected: boolean, code: number | null, signal: string | null, stderrTail: string): void {
+  private onExit(worker: PluginWorker, exit: WorkerExit): void {
+    const { expected, restart, code, signal, stderrTail } = exit;
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.startedAt = undefined;
     this.clearIdleTimer();
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (restart) {
+      const seconds = Math.round(this.settings.cancelGraceMs / 100) / 10;
+      this.event('warn', `A cancelled call did not stop within ${seconds} s, so the worker was stopped (${how}); starting a new one`);
+      this.setState('stopped');
+      if (!this.closed) void this.ensureWorker().catch(() => undefined); // a failed start is reported by launch()
+      return;
+    }
     if (expected) {
       this.event('info', `Worker stopped (${how})`);
       this.setState('stopped');

@@ -5,7 +5,7 @@ import type { Pool } from 'undici';
 import { CallStream, type StreamSource } from './callStream';
 import { PluginError, fromDetailAnswer, fromJobError, isJobError, messageOf } from './errors';
 import { MAX_LINE_BYTES, NdjsonError } from './ndjson';
-import { killGroup, launchWorker, type LaunchedWorker, type WorkerStartOptions } from './workerLaunch';
+import { launchWorker, type LaunchedWorker, type WorkerStartOptions } from './workerLaunch';
 import type { WorkerHealth, WorkerProgress } from './workerProtocol';
 import { normaliseStats, type HostFacts, type WorkerStats } from './workerStats';
 
@@ -16,17 +16,34 @@ export interface WorkerExit {
   stderrTail: string;
   /** True when the host asked it to stop (dispose), false for a crash. */
   expected: boolean;
+  /** Stopped because a cancelled call did not stop: the owner starts a new worker. */
+  restart: boolean;
 }
 
 export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** One call in flight: its id, and whether its cancel had to be escalated to a restart. */
+interface CallTicket {
+  callId: string;
+  escalated: boolean;
+  released: boolean;
+  release(): void;
+}
+
 /** Short limits for the control endpoints; calls themselves have none (a call may run 10 minutes). */
 const CONTROL_TIMEOUT_MS = 5000;
-const CLEANUP_TIMEOUT_MS = 2000;
-/** How long a stopping worker gets after /cleanup, and after SIGTERM, before the next step. */
-const GRACE_MS = 1000;
+/**
+ * Stopping: ask (/cleanup, which runs the plugin's cleanup() for up to 1 s), then SIGTERM to the
+ * whole tree, then SIGKILL. Every step is bounded and the keeper always ends with SIGKILL, so a
+ * stop takes at most CLEANUP_TIMEOUT_MS + TERM_GRACE_MS (+ 1 s if the keeper itself is stuck),
+ * within VS Code's 5 s for deactivate, whatever the plugin does (a GIL held in C included).
+ */
+const CLEANUP_TIMEOUT_MS = 1500;
+const TERM_GRACE_MS = 1500;
+/** Default for how long a cancelled call may take to stop before its worker is restarted. */
+export const DEFAULT_CANCEL_GRACE_MS = 3000;
 /** A failed request waits this long for the exit event, to report a crash rather than a socket error. */
 const CRASH_CONFIRM_MS = 1000;
 /**
@@ -62,7 +79,9 @@ export class PluginWorker {
   private callsFailed = 0;
   private exit: WorkerExit | undefined;
   private stopping = false;
+  private restartWanted = false;
   private disposal: Promise<void> | undefined;
+  private readonly cancelGraceMs: number;
   /** Pending requests that must fail at once when the process exits. */
   private readonly exitListeners = new Set<(exit: WorkerExit) => void>();
 
@@ -72,6 +91,7 @@ export class PluginWorker {
     this.port = launched.port;
     this.secret = launched.secret;
     this.launched = launched;
+    this.cancelGraceMs = options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
     const origin = `http://127.0.0.1:${launched.port}`;
     this.cjm = options.manifest.worker === 'cjm';
     const keepAliveTimeout = this.cjm ? CJM_IDLE_SOCKET_MS : IDLE_SOCKET_MS;
@@ -105,6 +125,11 @@ export class PluginWorker {
 
   get activeCalls(): number {
     return this.running;
+  }
+
+  /** Being stopped because a cancelled call did not stop: its owner waits for the exit, then starts a new one. */
+  get restarting(): boolean {
+    return this.restartWanted && this.alive;
   }
 
   async initialize(config: Record<string, unknown>, options: CallOptions = {}): Promise<void> {
@@ -157,7 +182,11 @@ export class PluginWorker {
     await this.control('POST', '/cancel', callId === undefined ? {} : { call_id: callId });
   }
 
-  /** /cleanup (2 s), then SIGTERM to the process group, then SIGKILL; resolves when the process is gone. */
+  /**
+   * /cleanup (at most 1.5 s), then SIGTERM to the worker's whole tree, then SIGKILL to what is left
+   * after 1.5 s; resolves when every process of the tree is gone. No step waits longer than it must:
+   * SIGTERM follows the /cleanup answer at once, SIGKILL follows the worker's exit at once.
+   */
   dispose(): Promise<void> {
     this.disposal ??= this.shutDown();
     return this.disposal;
@@ -166,21 +195,24 @@ export class PluginWorker {
   private async shutDown(): Promise<void> {
     this.stopping = true;
     if (this.alive) {
-      await this.control('POST', '/cleanup', undefined, CLEANUP_TIMEOUT_MS).catch(() => undefined);
-      // cjm's worker stays up after /cleanup: once it has answered, SIGTERM at once (uvicorn exits).
-      if (!(await this.exitsWithin(this.cjm ? 0 : GRACE_MS))) {
-        killGroup(this.pid, 'SIGTERM');
-        if (!(await this.exitsWithin(GRACE_MS))) killGroup(this.pid, 'SIGKILL');
-      }
+      // A timer of our own: a silent worker must cost CLEANUP_TIMEOUT_MS, not that plus undici's
+      // coarse time-out clock plus the crash check of a failed request.
+      await this.exitsWithin(CLEANUP_TIMEOUT_MS, this.control('POST', '/cleanup', undefined, CLEANUP_TIMEOUT_MS).catch(() => undefined));
+      await this.launched.process.stop(TERM_GRACE_MS);
     }
     await this.exited;
-    // The leader is gone; whatever the plugin spawned into its group must not outlive it.
-    killGroup(this.pid, 'SIGKILL');
     await Promise.all([this.callPool.destroy(), this.controlPool.destroy()]);
   }
 
+  /** A cancelled call that did not stop in time: stop this worker; its owner starts a new one. */
+  private escalate(): void {
+    if (this.stopping) return;
+    this.restartWanted = true;
+    void this.dispose();
+  }
+
   private onExit(end: { code: number | null; signal: string | null }): WorkerExit {
-    this.exit = { ...end, stderrTail: this.launched.tail.text(), expected: this.stopping };
+    this.exit = { ...end, stderrTail: this.launched.tail.text(), expected: this.stopping, restart: this.restartWanted };
     for (const listener of this.exitListeners) listener(this.exit);
     this.exitListeners.clear();
     // A crashed worker's pools are useless; a disposing one closes them itself.
@@ -188,10 +220,13 @@ export class PluginWorker {
     return this.exit;
   }
 
-  private async exitsWithin(ms: number): Promise<boolean> {
+  /** True when the process exits within `ms`; false when the time is up, or when `done` settles first. */
+  private async exitsWithin(ms: number, done?: Promise<unknown>): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
-    const exited = await Promise.race([this.exited.then(() => true), timeout]);
+    const racers = [this.exited.then(() => true), timeout];
+    if (done) racers.push(done.then(() => false));
+    const exited = await Promise.race(racers);
     clearTimeout(timer);
     return exited;
   }
@@ -222,20 +257,25 @@ export class PluginWorker {
     }
   }
 
-  /** A plugin call (/initialize, /execute): no time-out; aborting the signal cancels it in the worker. */
+  /**
+   * A plugin call (/initialize, /execute): no time-out. Aborting the signal cancels it in the worker
+   * (POST /cancel); the call then ends when the worker says so, and if the plugin does not stop
+   * within the cancel grace, the worker is stopped (and its owner starts a new one).
+   */
   private async call(path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
     this.assertAlive();
     const json = this.serialize(path, body);
-    const { callId, abort, release } = this.beginCall(signal);
+    const ticket = this.beginCall(signal);
     try {
       // One race for the whole exchange: a call is on the hot path (the benchmark's warm round trip).
-      const [status, text] = await this.untilExit(this.exchange(path, json, callId, abort?.signal));
+      const [status, text] = await this.untilExit(this.exchange(path, json, ticket.callId));
+      if (signal?.aborted) throw this.cancelled(); // it finished anyway: the caller no longer wants it
       return this.resultOf(path, status, text);
     } catch (error) {
       this.callsFailed++;
-      throw await this.failure(error, path, signal);
+      throw await this.failure(error, path, signal, ticket);
     } finally {
-      release();
+      ticket.release();
     }
   }
 
@@ -251,8 +291,8 @@ export class PluginWorker {
     }
   }
 
-  private async exchange(path: string, json: string, callId: string, signal: AbortSignal | undefined): Promise<[number, string]> {
-    const response = await this.callPool.request({ method: 'POST', path, headers: this.headers(callId), body: json, signal });
+  private async exchange(path: string, json: string, callId: string): Promise<[number, string]> {
+    const response = await this.callPool.request({ method: 'POST', path, headers: this.headers(callId), body: json });
     const length = Number(response.headers['content-length']);
     if (length > MAX_LINE_BYTES) {
       response.body.on('error', () => undefined).destroy(); // not read: it could not be held as text anyway
@@ -280,61 +320,94 @@ export class PluginWorker {
   private async openStream(body: unknown, signal: AbortSignal | undefined): Promise<StreamSource> {
     this.assertAlive();
     const json = this.serialize('/execute_stream', body);
-    const { callId, abort, release } = this.beginCall(signal);
+    const ticket = this.beginCall(signal);
     let response;
     try {
       response = await this.untilExit(
-        this.callPool.request({
-          method: 'POST',
-          path: '/execute_stream',
-          headers: this.headers(callId),
-          body: json,
-          signal: abort?.signal,
-        }),
+        this.callPool.request({ method: 'POST', path: '/execute_stream', headers: this.headers(ticket.callId), body: json }),
       );
       // Not 200: resultOf throws the worker's error (a _job_error before the first item, a 4xx).
       if (response.statusCode !== 200) this.resultOf('/execute_stream', response.statusCode, await response.body.text());
     } catch (error) {
       this.callsFailed++;
-      release();
-      throw await this.failure(error, '/execute_stream', signal);
+      ticket.release();
+      throw await this.failure(error, '/execute_stream', signal, ticket);
     }
     const chunks = (response.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    // A read that was under way when the call was cancelled still ends as cancelled, even if the
+    // plugin stopped by simply ending its stream (only a cancellable call pays for the check).
+    const read = signal
+      ? () => this.untilExit(chunks.next()).then((chunk) => (signal.aborted ? this.untilCancelled(chunks, chunk) : chunk))
+      : () => this.untilExit(chunks.next());
     return {
-      chunks: { next: () => this.untilExit(chunks.next()), return: chunks.return?.bind(chunks) },
-      failure: (error) => this.failure(error, '/execute_stream', signal),
+      chunks: {
+        next: () => (signal?.aborted ? this.untilCancelled(chunks) : read()),
+        return: chunks.return?.bind(chunks),
+      },
+      failure: (error) => this.failure(error, '/execute_stream', signal, ticket),
       finished: (early, failed) => {
         // A consumer that stops early closes the connection (the worker then closes the generator);
         // the /cancel also reaches a plugin busy between two yields.
-        if (early && this.alive) void this.cancel(callId).catch(() => undefined);
+        if (early && this.alive) {
+          void this.cancel(ticket.callId).catch(() => undefined);
+          this.watchAbandoned(ticket.callId);
+        }
         if (failed) this.callsFailed++;
-        release();
+        ticket.release();
       },
     };
   }
 
-  /** Counts the call and wires its signal: abort → POST /cancel {call_id} → abort the request. */
-  private beginCall(signal: AbortSignal | undefined): { callId: string; abort: AbortController | undefined; release: () => void } {
+  /** After a cancel, a stream's remaining items are not the caller's: read them away until it ends. */
+  private async untilCancelled(chunks: AsyncIterator<Uint8Array>, last?: IteratorResult<Uint8Array>): Promise<never> {
+    if (!last?.done) while (!(await this.untilExit(chunks.next())).done);
+    throw this.cancelled();
+  }
+
+  /**
+   * A stream its consumer left without cancelling: if the plugin is still in it (or the worker does
+   * not answer) when the cancel grace is over, it holds the plugin lock for nobody: restart.
+   * cjm's worker has no /progress that names the call (the early one has none), so there the
+   * closed connection is all there is.
+   */
+  private watchAbandoned(callId: string): void {
+    if (this.cjm) return;
+    setTimeout(() => {
+      if (!this.alive || this.stopping) return;
+      this.progress().then(
+        (progress) => progress.call_id === callId && this.escalate(),
+        (error: unknown) => error instanceof PluginError && error.kind === 'unresponsive' && this.escalate(),
+      );
+    }, this.cancelGraceMs).unref();
+  }
+
+  /** Counts the call and wires its signal: abort → POST /cancel {call_id}, and the cancel grace starts. */
+  private beginCall(signal: AbortSignal | undefined): CallTicket {
     if (signal?.aborted) throw this.cancelled();
-    const callId = `${this.callIdPrefix}-${++this.callCounter}`;
     this.callsMade++;
-    // Only a call that can be cancelled pays for an AbortController of its own (the hot path).
-    const abort = signal ? new AbortController() : undefined;
+    let grace: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
-      void this.cancel(callId)
-        .catch(() => undefined)
-        .finally(() => abort?.abort());
+      void this.cancel(ticket.callId).catch(() => undefined);
+      grace = setTimeout(() => {
+        ticket.escalated = true;
+        this.escalate();
+      }, this.cancelGraceMs);
+    };
+    const ticket: CallTicket = {
+      callId: `${this.callIdPrefix}-${++this.callCounter}`,
+      escalated: false,
+      release: () => {
+        if (ticket.released) return;
+        ticket.released = true;
+        this.running--;
+        clearTimeout(grace);
+        signal?.removeEventListener('abort', onAbort);
+      },
+      released: false,
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.running++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.running--;
-      signal?.removeEventListener('abort', onAbort);
-    };
-    return { callId, abort, release };
+    return ticket;
   }
 
   /** Races a request step against the process exit, so a crash fails the call at once. */
@@ -380,7 +453,12 @@ export class PluginWorker {
   }
 
   /** What a failed request means: the call was cancelled, the process died, or the worker misbehaved. */
-  private async failure(error: unknown, path: string, signal?: AbortSignal): Promise<Error> {
+  private async failure(error: unknown, path: string, signal?: AbortSignal, ticket?: CallTicket): Promise<Error> {
+    if (ticket?.escalated) {
+      return new PluginError('cancelled', `The call to plugin "${this.name}" was cancelled (the plugin did not stop, so its worker was restarted).`, {
+        plugin: this.name,
+      });
+    }
     // Stopping asks the worker to cancel its running calls before cleanup(): that is a stop, not the user's cancel.
     if (this.stopping && !signal?.aborted && error instanceof PluginError && error.kind === 'cancelled') return this.stoppedDuringCall();
     if (error instanceof PluginError && error.kind !== 'protocol') return error;
@@ -413,7 +491,15 @@ export class PluginWorker {
     });
   }
 
+  /** A call that was running when its worker was stopped: by the user, or to restart it after an escalated cancel. */
   private stoppedDuringCall(): PluginError {
+    if (this.restartWanted) {
+      return new PluginError(
+        'unresponsive',
+        `Plugin "${this.name}" was restarted because a cancelled call did not stop; this call did not finish. Run it again.`,
+        { plugin: this.name },
+      );
+    }
     return new PluginError('cancelled', `Plugin "${this.name}" was stopped while the call was running.`, { plugin: this.name });
   }
 

@@ -2,7 +2,7 @@
 // It routes calls to the right slot, reloads manifests when they change and stops everything on dispose.
 import { PluginError } from './errors';
 import { Emitter, type Disposable } from './emitter';
-import { materializeFileInput, type FileInput } from './fileInput';
+import { materializeFileInput, removeOrphanedInputs, type FileInput } from './fileInput';
 import { refusal, type RunTarget } from './fileRule';
 import type { ManifestEntry } from './manifest';
 import type { LogEvent } from './logEvent';
@@ -11,7 +11,7 @@ import { defaultPluginDir, discoverManifests } from './manifestDiscovery';
 import { watchManifestDirs } from './manifestWatcher';
 import { workerProgress, type ProgressReport } from './progress';
 import { PluginSlot, configRejected, type SlotSettings } from './pluginSlot';
-import type { PluginWorker } from './pluginWorker';
+import { DEFAULT_CANCEL_GRACE_MS, type PluginWorker } from './pluginWorker';
 import type { WorkerStats } from './workerStats';
 import { defaultWorkerScript } from './workerScript';
 
@@ -30,6 +30,8 @@ export interface RegistryOptions {
   startupTimeoutMs?: number; // default 60 s; a manifest's startup_timeout_s wins
   maxRestarts?: number; // crashes allowed within restartWindowMs, default 4
   restartWindowMs?: number; // default 3 min
+  /** How long a cancelled call may take to stop before its worker is restarted; default 3 s. */
+  cancelGraceMs?: number;
   watch?: boolean; // reload when manifests change on disk, default true
   /** Saved configuration applied with initialize() whenever the worker starts. */
   configFor?: (plugin: string) => Record<string, unknown> | undefined;
@@ -40,12 +42,16 @@ const DEFAULTS = {
   startupTimeoutMs: 60_000,
   maxRestarts: 4,
   restartWindowMs: 3 * 60_000,
+  cancelGraceMs: DEFAULT_CANCEL_GRACE_MS,
 };
 
 /** /stats is answered without the plugin lock, even mid-call: silence this long means the worker is stuck or stopped. */
 const STATS_TIMEOUT_MS = 2000;
 
-/** VS Code gives deactivate() 5 s; every worker is stopped within that, in parallel. */
+/**
+ * VS Code gives deactivate() 5 s; every worker is stopped within that, in parallel. A stop takes at
+ * most ~4 s whatever the plugin does (PluginWorker.dispose); this is the last guard on top of it.
+ */
 const DISPOSE_BUDGET_MS = 4_500;
 
 export class PluginRegistry {
@@ -69,6 +75,7 @@ export class PluginRegistry {
 
   static async create(options: RegistryOptions & { workerScript?: string }): Promise<PluginRegistry> {
     const registry = new PluginRegistry(options, options.workerScript ?? defaultWorkerScript());
+    await removeOrphanedInputs(); // a host that was killed could not remove its unsaved-buffer inputs
     await registry.reload();
     registry.rewatch();
     return registry;
@@ -148,7 +155,7 @@ export class PluginRegistry {
       return await slot.withWorker((worker) => {
         const { args, kwargs } = callArguments(slot.entry, call, input?.path);
         return worker.execute(args, kwargs, { signal: call.signal });
-      });
+      }, call.signal);
     } finally {
       await input?.release();
     }
@@ -161,7 +168,7 @@ export class PluginRegistry {
       yield* slot.streamWithWorker((worker) => {
         const { args, kwargs } = callArguments(slot.entry, call, input?.path);
         return worker.executeStream(args, kwargs, { signal: call.signal });
-      });
+      }, call.signal);
     } finally {
       await input?.release();
     }
@@ -210,7 +217,7 @@ export class PluginRegistry {
     if (this.disposed) return;
     this.disposed = true;
     this.watcher?.dispose();
-    const stops = Promise.all([...this.slots.values()].map((slot) => slot.stop()));
+    const stops = Promise.all([...this.slots.values()].map((slot) => slot.close()));
     await Promise.race([stops, new Promise((resolve) => setTimeout(resolve, DISPOSE_BUDGET_MS).unref())]);
     this.changed.clear();
     this.logged.clear();
@@ -250,7 +257,7 @@ export class PluginRegistry {
     for (const [name, slot] of this.slots) if (!next.has(name)) stale.push(slot);
     this.slots = next;
     this.changed.fire(undefined);
-    await Promise.all(stale.map((slot) => slot.stop()));
+    await Promise.all(stale.map((slot) => slot.close()));
   }
 
   private rewatch(): void {
@@ -265,6 +272,7 @@ export class PluginRegistry {
       startupTimeoutMs: this.options.startupTimeoutMs ?? DEFAULTS.startupTimeoutMs,
       maxRestarts: this.options.maxRestarts ?? DEFAULTS.maxRestarts,
       restartWindowMs: this.options.restartWindowMs ?? DEFAULTS.restartWindowMs,
+      cancelGraceMs: this.options.cancelGraceMs ?? DEFAULTS.cancelGraceMs,
       configFor: this.options.configFor,
     };
   }

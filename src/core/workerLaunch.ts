@@ -5,35 +5,34 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { PluginError } from './errors';
 import type { Manifest } from './manifest';
 import { StderrTail } from './stderrTail';
+import { WorkerProcess, type ProcessEnd } from './workerProcess';
 import type { ReadyLine } from './workerProtocol';
 
 export interface WorkerStartOptions {
   manifest: Manifest;
   manifestPath: string;
   pythonExecutable: string;
-  /** Absolute path of worker/rpp_worker.py. */
+  /** Absolute path of worker/rpp_worker.py; worker/rpp_keeper.py is beside it. */
   workerScript: string;
   startupTimeoutMs: number;
+  /** How long a cancelled call may take to stop before its worker is restarted (PluginWorker). */
+  cancelGraceMs?: number;
   signal?: AbortSignal;
   onStderrLine?: (line: string) => void;
 }
 
-export interface ProcessEnd {
-  code: number | null;
-  signal: string | null;
-}
-
 export interface LaunchedWorker {
+  /** The worker's pid (the interpreter that runs the plugin). */
   pid: number;
   port: number;
   secret: string;
   tail: StderrTail;
-  /** Settles once the process has exited and its stderr is read (or 200 ms passed). */
+  /** The worker's process tree: stop() and kill() end all of it. */
+  process: WorkerProcess;
+  /** Settles once the tree is gone and its output is read. */
   ended: Promise<ProcessEnd>;
 }
 
@@ -48,54 +47,37 @@ export async function launchWorker(options: WorkerStartOptions): Promise<Launche
   const port = cjm ? await (await import('get-port')).default({ host: '127.0.0.1' }) : 0;
   const secret = randomBytes(32).toString('hex');
   const tail = new StderrTail(options.onStderrLine);
-  const { execa } = await import('execa');
-  const subprocess = execa(options.pythonExecutable, workerArguments(options, port), {
-    detached: true, // own process group, so dispose() can signal the worker and its children at once
-    cleanup: false, // the worker's own --ppid watch and dispose() end it; no signal-exit hooks in VS Code
-    buffer: false, // output is consumed here as it comes; execa must not keep it
-    reject: false, // failures are read from the exit event; no unhandled rejection
-    stdin: 'ignore',
+  const readyLine = cjm ? undefined : deferred<string>();
+  const worker = await WorkerProcess.spawn({
+    pythonExecutable: options.pythonExecutable,
+    pythonArgs: workerArguments(options, port),
+    keeperScript: path.join(path.dirname(options.workerScript), 'rpp_keeper.py'),
     env: {
       ...manifest.env_vars,
       RPP_WORKER_SECRET: secret, // in the environment, never on the command line (/proc/*/cmdline)
       PYTHONUNBUFFERED: '1',
       PYTHONDONTWRITEBYTECODE: '1',
     },
+    // The seed's worker prints whatever the plugin prints to stdout: that is log, like stderr.
+    onStdoutLine: (line) => (readyLine && !readyLine.settled ? readyLine.resolve(line) : tail.push(`${line}\n`)),
+    onStderrText: (text) => tail.push(text),
   });
-  const pid = subprocess.pid;
-  if (pid === undefined) {
-    // Spawning failed. Node may say so with an 'error' event or only through execa's result (an
-    // argument it refuses, such as a NUL byte in the environment, gives neither 'error' nor 'exit'),
-    // so the result is what is awaited: it always settles.
-    const result = await subprocess;
-    const why = result.cause instanceof Error ? result.cause.message : (result.originalMessage ?? result.shortMessage);
-    throw startError(options, `the interpreter could not be run (${why})`, tail);
-  }
   void import('undici').catch(() => undefined); // the HTTP client is needed next: load it while the interpreter starts
-  subprocess.stderr.setEncoding('utf8');
-  subprocess.stderr.on('data', (text: string) => tail.push(text));
-  const ended = processEnd(subprocess, subprocess.stderr, tail);
+  const ended = worker.ended.then((end) => {
+    tail.flush();
+    return end;
+  });
   const startOver = new AbortController();
   try {
-    if (cjm) logStdout(subprocess.stdout, tail);
-    const ready = cjm ? pollHealth(port, secret, startOver.signal) : readReadyLine(subprocess.stdout);
-    const readyPort = await raceStart(options, ready, ended, tail, pid);
-    return { pid, port: readyPort, secret, tail, ended };
+    const ready = readyLine ? readyLine.promise.then(parseReadyLine) : pollHealth(port, secret, startOver.signal);
+    const readyPort = await raceStart(options, Promise.all([ready, worker.started]).then(([p]) => p), ended, tail, worker);
+    return { pid: worker.pid as number, port: readyPort, secret, tail, process: worker, ended };
   } catch (error) {
-    killGroup(pid, 'SIGKILL');
+    await worker.kill();
     await ended;
     throw error;
   } finally {
     startOver.abort();
-  }
-}
-
-/** Signals the worker's whole process group; a group that is already gone is not an error. */
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
 
@@ -127,56 +109,33 @@ async function assertExecutable(options: WorkerStartOptions): Promise<void> {
   }
 }
 
-function processEnd(subprocess: ChildProcess, stderr: Readable, tail: StderrTail): Promise<ProcessEnd> {
-  return new Promise((resolve) => {
-    const finish = (end: ProcessEnd): void => {
-      // The exit event can come before the last stderr bytes: give the pipe a moment to drain.
-      const drained = new Promise<void>((done) => {
-        if (stderr.readableEnded) return done();
-        stderr.once('end', done);
-        stderr.once('close', done);
-        setTimeout(done, 200).unref();
-      });
-      void drained.then(() => {
-        tail.flush();
-        resolve(end);
-      });
-    };
-    subprocess.once('exit', (code, signal) => finish({ code, signal }));
-  });
-}
-
 /** The first stdout line of the bundled worker: {"rpp_worker":1,"protocol":1,"port":...}. */
-function readReadyLine(stdout: Readable): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const onData = (chunk: string): void => {
-      text += chunk;
-      const newline = text.indexOf('\n');
-      if (newline === -1) {
-        if (text.length > READY_LINE_MAX) fail(`its ready line is longer than ${READY_LINE_MAX} bytes`);
-        return;
-      }
-      stdout.off('data', onData);
-      stdout.resume(); // the worker closes it; drain anything left so it never blocks
-      try {
-        const ready = JSON.parse(text.slice(0, newline)) as Partial<Record<keyof ReadyLine, unknown>>;
-        if (ready.rpp_worker !== 1 || typeof ready.port !== 'number') throw new Error('missing rpp_worker or port');
-        resolve(ready.port);
-      } catch (error) {
-        fail(`its ready line is not the protocol's (${(error as Error).message}): ${text.slice(0, 200)}`);
-      }
-    };
-    const fail = (why: string): void => reject(new Error(why));
-    stdout.setEncoding('utf8');
-    stdout.on('data', onData);
-  });
+function parseReadyLine(line: string): number {
+  if (line.length >= READY_LINE_MAX) throw new Error(`its ready line is longer than ${READY_LINE_MAX} bytes`);
+  try {
+    const ready = JSON.parse(line) as Partial<Record<keyof ReadyLine, unknown>>;
+    if (ready.rpp_worker !== 1 || typeof ready.port !== 'number') throw new Error('missing rpp_worker or port');
+    return ready.port;
+  } catch (error) {
+    throw new Error(`its ready line is not the protocol's (${(error as Error).message}): ${line.slice(0, 200)}`);
+  }
 }
 
-/** The seed's worker prints whatever the plugin prints to stdout: that is log, like stderr. */
-function logStdout(stdout: Readable, tail: StderrTail): void {
-  stdout.setEncoding('utf8');
-  stdout.on('data', (text: string) => tail.push(text));
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  settled: boolean;
+}
+
+function deferred<T>(): Deferred<T> {
+  const result = { settled: false } as Deferred<T>;
+  result.promise = new Promise<T>((resolve) => {
+    result.resolve = (value) => {
+      result.settled = true;
+      resolve(value);
+    };
+  });
+  return result;
 }
 
 /** Seed-style readiness: GET /health until it answers, backing off from 10 ms to 100 ms (the seed waits 500 ms). */
@@ -205,12 +164,12 @@ function raceStart(
   ready: Promise<number>,
   ended: Promise<ProcessEnd>,
   tail: StderrTail,
-  pid: number,
+  worker: WorkerProcess,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const seconds = Math.round(options.startupTimeoutMs / 100) / 10;
     const timer = setTimeout(() => {
-      killGroup(pid, 'SIGKILL');
+      void worker.kill();
       done(startError(options, `it did not report ready within ${seconds} s`, tail, 'timeout'));
     }, options.startupTimeoutMs);
     const onAbort = (): void => done(new PluginError('cancelled', `Start of plugin "${options.manifest.name}" was cancelled.`, { plugin: options.manifest.name }));
@@ -224,6 +183,7 @@ function raceStart(
     }
     ready.then(done, (error: Error) => done(startError(options, error.message, tail)));
     void ended.then((end) => {
+      if (worker.spawnFailure !== undefined) return done(startError(options, `the interpreter could not be run (${worker.spawnFailure})`, tail));
       const how = end.signal ? `it was killed by ${end.signal}` : `it exited with code ${end.code}`;
       done(startError(options, `${how} before it was ready`, tail, end.code === 4 ? 'constructor' : undefined));
     });

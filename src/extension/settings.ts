@@ -17,6 +17,7 @@ export interface Settings {
   statsIntervalSeconds: number;
   resultsTarget: ResultsTarget;
   maxRestarts: number;
+  cancelGraceSeconds: number;
 }
 
 export function readSettings(): Settings {
@@ -28,6 +29,7 @@ export function readSettings(): Settings {
     statsIntervalSeconds: config.get<number>('statsIntervalSeconds', 2),
     resultsTarget: config.get<ResultsTarget>('resultsTarget', 'webview') === 'output' ? 'output' : 'webview',
     maxRestarts: config.get<number>('maxRestarts', 4),
+    cancelGraceSeconds: config.get<number>('cancelGraceSeconds', 3),
   };
 }
 
@@ -53,6 +55,7 @@ export function registryOptions(settings: Settings): Omit<RegistryOptions, 'conf
     idleTimeoutMs: settings.idleTimeoutMinutes * 60_000,
     startupTimeoutMs: settings.startupTimeoutSeconds * 1000,
     maxRestarts: settings.maxRestarts,
+    cancelGraceMs: settings.cancelGraceSeconds * 1000,
   };
 }
 
@@ -90,7 +93,7 @@ function resolveFolderSetting(folder: string): string {
 
 /** True when a configuration change concerns the registry (not only the results target or stats interval). */
 export function affectsRegistry(event: vscode.ConfigurationChangeEvent): boolean {
-  return ['pluginDirs', 'idleTimeoutMinutes', 'startupTimeoutSeconds', 'maxRestarts'].some((key) =>
+  return ['pluginDirs', 'idleTimeoutMinutes', 'startupTimeoutSeconds', 'maxRestarts', 'cancelGraceSeconds'].some((key) =>
     event.affectsConfiguration(`${SECTION}.${key}`),
   );
 }

@@ -217,6 +217,7 @@ describe('dispose', () => {
     const worker = await PluginWorker.start(fixture.options());
     const pidfile = `${fixture.dir}/child-${Date.now()}.pid`;
     const call = worker.execute([], { action: 'hang', pidfile });
+    call.catch(() => undefined); // it rejects during dispose(), before assert.rejects looks at it
     await waitUntil(() => existsSync(pidfile) && readFileSync(pidfile, 'utf8').length > 0, 'the plugin spawned its child');
     const child = Number(readFileSync(pidfile, 'utf8'));
     assert.ok(processExists(child));

@@ -69,6 +69,14 @@ export function processesWithMark(mark: string): MarkedProcess[] {
   return found;
 }
 
+/** Those of `pids` that still run (a zombie does not): a cheap check of known processes. */
+export function stillRunning(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    const stat = readProc(pid, 'stat');
+    return stat !== undefined && !/\) [ZX] /.test(stat);
+  });
+}
+
 export function allPids(): number[] {
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))

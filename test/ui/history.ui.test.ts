@@ -114,14 +114,14 @@ uiTest('every run is listed newest first under Today, with its state', async () 
   await page().locator('.part.sidebar .monaco-list-row', { hasText: 'rpp-shapes' }).first().waitFor();
   fs.writeFileSync(path.join(workspaceFolder(), 'report.txt'), 'report\n');
   sidecar('report.txt', [{ name: 'alpha', score: 1 }, { name: 'beta', score: 2 }]);
-  await runFromExplorer('report.txt', 'Stream on Current File', 'rpp-shapes');
+  await runFromExplorer('report.txt', 'stream', 'rpp-shapes');
   await waitForRendered(2);
   // "After a configuration change": the same plugin on the same file gives other results.
   sidecar('report.txt', [{ name: 'alpha', score: 5 }, { name: 'beta', score: 2 }, { name: 'gamma', score: 7 }]);
-  await runFromExplorer('report.txt', 'Stream on Current File', 'rpp-shapes');
+  await runFromExplorer('report.txt', 'stream', 'rpp-shapes');
   await waitForRendered(3);
   fs.writeFileSync(path.join(workspaceFolder(), 'missing.txt'), 'no sidecar\n');
-  await runFromExplorer('missing.txt', 'Run on Current File', 'rpp-shapes');
+  await runFromExplorer('missing.txt', 'run', 'rpp-shapes');
   await command('View: Close All Editors');
   const rows = await runsListed(3);
   assert.equal(rows[0]?.startsWith('Today'), true, `rows: ${JSON.stringify(rows)}`);
@@ -136,7 +136,7 @@ uiTest('every run is listed newest first under Today, with its state', async () 
 
 uiTest('the history survives a reload; a run still streaming then is kept as interrupted with what had arrived', async () => {
   fs.writeFileSync(path.join(workspaceFolder(), 'wait.txt'), 'wait\n');
-  await runFromExplorer('wait.txt', 'Stream on Current File', 'rpp-waiting');
+  await runFromExplorer('wait.txt', 'stream', 'rpp-waiting');
   await waitForValue('three items while the run waits', () => inResults('body').getAttribute('data-rendered'), (n) => n === '3');
   await reloadWindow();
   const rows = await runsListed(4);

@@ -33,7 +33,7 @@ function resultsTest(name: string, body: () => Promise<void>): void {
 resultsTest('a series is a plot that grows, hides fields, and seeks the playing audio when clicked', async () => {
   // 3 s whose loudness rises: audio-levels yields an info item, 30 chunks and a summary.
   writeToneWav(path.join(workspaceFolder(), 'rising.wav'), 3, (t) => 0.05 + 0.3 * t);
-  await runFromExplorer('rising.wav', 'Stream on Current File', 'audio-levels');
+  await runFromExplorer('rising.wav', 'stream', 'audio-levels');
   await inResults('.series-view.plot canvas').first().waitFor();
   await waitForRendered(32);
   assert.equal(await inResults('.series-view').getAttribute('data-points'), '30', 'one point per 100 ms chunk');
@@ -62,7 +62,7 @@ resultsTest('segments are a transcript: a click seeks the <audio> there and high
     { start: 2.0, end: 3.5, text: 'Second sentence.', speaker: 'B', words: [{ word: 'Second', start: 2.0, end: 2.6 }, { word: 'sentence.', start: 2.7, end: 3.5 }] },
     { start: 4.25, end: 5.75, text: 'Third sentence.', speaker: 'A' },
   ]);
-  await runFromExplorer('talk.wav', 'Stream on Current File', 'rpp-shapes');
+  await runFromExplorer('talk.wav', 'stream', 'rpp-shapes');
   await inResults('.segment').nth(2).waitFor();
   await waitForRendered(3);
   assert.equal(await inResults('audio.source-media').count(), 1, 'the input file plays in the panel');
@@ -95,7 +95,7 @@ resultsTest('regions are boxes over the image in every bbox convention, nested o
     { text: 'red line', confidence: 77, bbox: { x0: 220, y0: 120, x1: 340, y1: 170 },
       words: [{ text: 'red', rect: { x: 220, y: 120, w: 50, h: 50 } }, { text: 'line', bounding_box: { xmin: 280, ymin: 120, xmax: 340, ymax: 170 } }] },
   ]);
-  await runFromExplorer('scan.png', 'Stream on Current File', 'rpp-shapes');
+  await runFromExplorer('scan.png', 'stream', 'rpp-shapes');
   await inResults('svg.regions-overlay rect.region').nth(5).waitFor();
   await waitForRendered(2);
   const rects = await evaluateIn('svg.regions-overlay', (svg) => [...svg.querySelectorAll('rect')].map((r) => ['x', 'y', 'width', 'height'].map((a) => Number(r.getAttribute(a)))));
@@ -128,7 +128,7 @@ resultsTest('flat rows are a sortable table; image paths show thumbnails with an
     { name: 'beta', score: 1, image: 'masks/b.png' },
     { name: 'gamma', score: 2, image: 'not-there.png' },
   ]);
-  await runFromExplorer('rows.txt', 'Stream on Current File', 'rpp-shapes');
+  await runFromExplorer('rows.txt', 'stream', 'rpp-shapes');
   await inResults('table.results-table tbody tr').nth(2).waitFor();
   await waitForRendered(3);
   const names = () => inResults('table.results-table tbody tr td:first-child').allInnerTexts();
@@ -147,7 +147,7 @@ resultsTest('flat rows are a sortable table; image paths show thumbnails with an
 resultsTest('anything else is a collapsible JSON tree; raw JSON is one click away', async () => {
   fs.writeFileSync(path.join(workspaceFolder(), 'nested.txt'), 'x\n');
   sidecar('nested.txt', [{ model: 'demo', layers: Array.from({ length: 150 }, (_, i) => ({ id: i, weights: [i, i + 1] })), meta: { note: '<script>alert(1)</script>' } }]);
-  await runFromExplorer('nested.txt', 'Run on Current File', 'rpp-shapes');
+  await runFromExplorer('nested.txt', 'run', 'rpp-shapes');
   await waitForRendered(1);
   const longArray = inResults('details.json-node:has(> summary:text-is("[ 150 items ]"))').first();
   await longArray.waitFor();
@@ -164,13 +164,13 @@ resultsTest('anything else is a collapsible JSON tree; raw JSON is one click awa
 
 resultsTest('the example plugins on the example files: levels plot, commands transcript, OCR boxes, image table', async () => {
   await openView('Plugins');
-  await runFromExplorer('tone.wav', 'Stream on Current File', 'audio-levels');
+  await runFromExplorer('tone.wav', 'stream', 'audio-levels');
   await inResults('.series-view.plot canvas').first().waitFor();
   await waitForRendered();
   await screenshot('results-series');
   await closeEditors();
 
-  await runFromExplorer('speech-commands.wav', 'Stream on Current File', 'speech-commands');
+  await runFromExplorer('speech-commands.wav', 'stream', 'speech-commands');
   await inResults('.segment').first().waitFor({ timeout: 90_000 });
   await waitForRendered();
   assert.match(await inResults('.segments-view').innerText(), /next slide/);
@@ -180,7 +180,7 @@ resultsTest('the example plugins on the example files: levels plot, commands tra
   await screenshot('results-segments');
   await closeEditors();
 
-  await runFromExplorer('text.png', 'Stream on Current File', 'ocr');
+  await runFromExplorer('text.png', 'stream', 'ocr');
   await inResults('svg.regions-overlay rect.region.nested').first().waitFor({ timeout: 90_000 });
   await waitForRendered();
   assert.match(await inResults('.region-rows').innerText(), /Remote Plugin Proxy/);
@@ -188,13 +188,13 @@ resultsTest('the example plugins on the example files: levels plot, commands tra
   await screenshot('results-regions');
   await closeEditors();
   // Run (one result: the text, then every word with its box): the result's own text comes first.
-  await runFromExplorer('text.png', 'Run on Current File', 'ocr');
+  await runFromExplorer('text.png', 'run', 'ocr');
   await inResults('svg.regions-overlay rect.region').first().waitFor({ timeout: 90_000 });
   await waitForRendered(1);
   assert.match(await inResults('.result-text').innerText(), /Remote Plugin Proxy\s+reads this text/);
   await closeEditors();
 
-  await runFromExplorer('photo.jpg', 'Run on Current File', 'image-info');
+  await runFromExplorer('photo.jpg', 'run', 'image-info');
   await inResults('table.property-table img.thumbnail').waitFor();
   assert.match(await inResults('table.property-table').innerText(), /width\s*64[\s\S]*height\s*48/);
   await screenshot('results-table');

@@ -1,7 +1,7 @@
 // Reaching into the results webview from a UI test: its document (two iframes deep), values only a script
 // can read (an <audio>'s currentTime), and waiting for them with a deadline.
 import type { FrameLocator, Locator } from '../../scripts/vscode-bench/playwright';
-import { explorerContextMenu, page, pickQuickItem } from './helpers';
+import { explorerSubmenu, page, pickQuickItem } from './helpers';
 
 /** What the tests read of an element inside the webview (this tsconfig has no DOM types). */
 export interface PageElement {
@@ -45,17 +45,12 @@ export async function waitForValue<T>(what: string, read: () => Promise<T>, acce
   throw new Error(`waited ${timeoutMs / 1000} s for ${what}; last value: ${JSON.stringify(last)}`);
 }
 
-/** Right-click a workspace file → "Run on Current File"/"Stream on Current File" → pick the plugin. */
-export async function runFromExplorer(file: string, entry: 'Run on Current File' | 'Stream on Current File', plugin: string): Promise<void> {
-  await explorerContextMenu(file, entry);
-  // The helper's click can leave the menu open with our entry highlighted; Enter chooses it as a user would
-  // (only while the menu is up: once the plugin pick is open, Enter would choose its first plugin).
-  const pick = page().locator('.quick-input-widget .quick-input-list');
-  const deadline = Date.now() + 10_000;
-  while (!(await pick.isVisible()) && Date.now() < deadline) {
-    if (await page().locator('.monaco-menu').first().isVisible()) await page().keyboard.press('Enter');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+/** The explorer's Remote Plugins submenu entry for each explicit form of a run. */
+const EXPLORER_ENTRIES = { run: 'Run Plugin on File (Execute)…', stream: 'Stream Plugin on File…' } as const;
+
+/** Right-click a workspace file → Remote Plugins → "Run Plugin on File (Execute)…"/"Stream Plugin on File…" → pick the plugin. */
+export async function runFromExplorer(file: string, mode: keyof typeof EXPLORER_ENTRIES, plugin: string): Promise<void> {
+  await explorerSubmenu(file, 'Remote Plugins', EXPLORER_ENTRIES[mode]);
   await pickQuickItem(plugin);
 }
 

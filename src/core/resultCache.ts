@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomicWrite';
+import { canonicalJson } from './canonicalJson';
 import { ContentHasher } from './contentHash';
 
 export type CallKind = 'execute' | 'stream';
@@ -183,14 +184,4 @@ export class ResultCache {
     found.sort((a, b) => a.usedAt - b.usedAt);
     return new Map(found.map(({ key, bytes }) => [key, bytes]));
   }
-}
-
-/** JSON with object keys sorted at every depth: the same value always gives the same text (and key). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) return item;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];
-    return sorted;
-  });
 }

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ContentHasher, hashBytes } from '../../src/core/contentHash';
-import { ResultCache, canonicalJson, type CacheKeyParts } from '../../src/core/resultCache';
+import { canonicalJson } from '../../src/core/canonicalJson';
+import { ResultCache, type CacheKeyParts } from '../../src/core/resultCache';
 
 let dir: string;
 before(async () => {

@@ -10,6 +10,8 @@ export interface PoolHooks<W> {
   launch(first: boolean, signal: AbortSignal): Promise<W>;
   /** Stops one instance; resolves when it is gone. */
   shutDown(instance: W): Promise<void>;
+  /** False once the instance has died (its exit not yet handled): it is never handed out again. */
+  alive(instance: W): boolean;
   maxInstances(): number;
   /** 0 or less: instances stay until stopped. */
   idleTimeoutMs(): number;
@@ -169,6 +171,7 @@ export class InstancePool<W> {
   }
 
   private pump(): void {
+    for (const member of this.members.filter((m) => !m.stopping && !this.hooks.alive(m.instance))) this.forget(member);
     // Idle instances to the head of the line, most recently used first.
     while (this.queue.length > 0) {
       const member = this.members.filter((m) => !m.busy && !m.stopping).sort((a, b) => b.lastUsed - a.lastUsed)[0];

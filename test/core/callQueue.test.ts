@@ -84,6 +84,7 @@ function fakePool(options: { max?: number; idleMs?: number; parallel?: boolean }
     shutDown: async (instance) => {
       stopped.push(instance.id);
     },
+    alive: () => true,
     maxInstances: () => settings.max,
     idleTimeoutMs: () => settings.idleMs,
     parallelStarts: () => settings.parallel,

@@ -218,7 +218,11 @@ export class PluginSlot {
     return this.pool.idle().map(({ instance, idleSince }) => ({
       plugin: this.name,
       idleSince,
-      usage: { memoryBytes: instance.memoryBytes ?? instance.reservation.need.memoryBytes, gpuMemoryBytes: instance.gpuMemoryBytes ?? instance.reservation.need.gpuMemoryBytes },
+      // What stopping it frees in the admission's books: its need, or more if it uses more.
+      usage: {
+        memoryBytes: Math.max(instance.memoryBytes ?? 0, instance.reservation.need.memoryBytes),
+        gpuMemoryBytes: Math.max(instance.gpuMemoryBytes ?? 0, instance.reservation.need.gpuMemoryBytes),
+      },
       stop: async () => {
         this.event('info', `Stopping idle worker pid ${instance.worker.pid} to make room for another plugin`);
         await this.pool.stop(instance);

@@ -3,13 +3,18 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PluginError, messageOf, type PluginErrorKind } from './core/errors';
 import { pluginDirsFromEnv } from './core/manifestDiscovery';
-import { PluginRegistry, type PluginCall } from './core/registry';
+import type { CallProgress } from './core/pluginCall';
+import { PluginRegistry, type PluginCall, type RegistryOptions } from './core/registry';
+import { runBatchCommand } from './cliBatch';
 
 const USAGE = `Usage: rpp <command> [options]
 
 Commands:
   list [--json]                      plugins with their state and manifest path
   run PLUGIN FILE [options]          initialize, execute on FILE, print the result
+  run PLUGIN FILE... | --dir DIR [--jobs N] [--out results.jsonl] [--resume]
+                                     run on many files through the plugin's queue: one JSON line per
+                                     file as it finishes {"file","ok","result"|"error","ms"[,"cached"]}
   stream PLUGIN FILE [options]       execute_stream on FILE, one JSON line per item as it arrives
   health PLUGIN | stats PLUGIN | schema PLUGIN
                                      start the worker, print JSON, stop it
@@ -19,10 +24,16 @@ Options:
   --arg KEY=VALUE      a keyword argument (repeatable; VALUE is parsed as JSON when it is valid JSON)
   --config JSON        configuration passed to initialize() before the call
   --json               print JSON (run: the result on one line; list: the plugins)
+  --dir DIR            run: every file under DIR that the plugin's file_types accept (hidden ones skipped)
+  --jobs N             run: up to N workers of the plugin in parallel (default: its max_instances)
+  --out FILE           run: write the JSON lines to FILE (line by line) instead of stdout
+  --resume             run: skip files with a successful line in --out; run the rest, append to it
+  --no-cache           do not reuse stored results, nor store new ones
   --verbose, -v        also print the worker's log (stderr) to stderr
   --help, -h           this text
 
-Exit codes: 0 success, 1 the plugin raised, 2 usage or manifest error, 3 the worker failed to start or died.`;
+Exit codes: 0 success, 1 the plugin raised (for many files: any file failed), 2 usage or manifest error,
+3 the worker failed to start or died.`;
 
 const EXIT_CODES: Record<PluginErrorKind, number> = {
   plugin: 1,
@@ -45,6 +56,11 @@ interface Options {
   config?: Record<string, unknown>;
   json: boolean;
   verbose: boolean;
+  dir?: string;
+  jobs?: number;
+  out?: string;
+  resume: boolean;
+  noCache: boolean;
 }
 
 function usageError(message: string): PluginError {
@@ -61,6 +77,11 @@ function parseOptions(argv: string[]): Options | 'help' {
       config: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
+      dir: { type: 'string' },
+      jobs: { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      'no-cache': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -74,7 +95,23 @@ function parseOptions(argv: string[]): Options | 'help' {
     config: values.config === undefined ? undefined : parseConfig(values.config),
     json: values.json,
     verbose: values.verbose,
+    dir: values.dir,
+    jobs: values.jobs === undefined ? undefined : parseJobs(values.jobs),
+    out: values.out,
+    resume: values.resume,
+    noCache: values['no-cache'],
   };
+}
+
+function parseJobs(text: string): number {
+  const jobs = Number(text);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw usageError(`--jobs takes a whole number from 1 to 64, got "${text}".`);
+  return jobs;
+}
+
+/** Many files (several FILEs, --dir, --out, --resume, --jobs) run as a batch; one FILE alone prints its result. */
+function isBatch(options: Options): boolean {
+  return options.command === 'run' && (options.positionals.length > 2 || options.dir !== undefined || options.out !== undefined || options.resume || options.jobs !== undefined);
 }
 
 function parseKeyValue(pair: string): [string, unknown] {
@@ -128,18 +165,38 @@ async function list(registry: PluginRegistry, options: Options): Promise<number>
 }
 
 async function runOnFile(registry: PluginRegistry, options: Options, signal: AbortSignal, stream: boolean): Promise<number> {
+  if (!stream && isBatch(options)) return runOnFiles(registry, options, signal);
   const [plugin, file] = requirePositionals(options, ['PLUGIN', 'FILE']);
-  const call: PluginCall = { file: { path: path.resolve(file) }, kwargs: options.kwargs, signal };
+  let cached: number | undefined;
+  const onProgress = (progress: CallProgress) => {
+    if (progress.kind === 'cached') cached = progress.savedMs;
+  };
+  const call: PluginCall = { file: { path: path.resolve(file) }, kwargs: options.kwargs, signal, onProgress };
   if (options.config) await registry.initialize(plugin, options.config);
   if (stream) {
     for await (const item of registry.executeStream(plugin, call)) printJson(item, false);
+    if (cached !== undefined) noteCached(cached);
     return 0;
   }
   const result = await registry.execute(plugin, call);
+  if (cached !== undefined) noteCached(cached);
   if (options.json) printJson(result, false);
   else if (typeof result === 'string') process.stdout.write(result.endsWith('\n') ? result : `${result}\n`);
   else printJson(result, true);
   return 0;
+}
+
+/** A cached result is marked on stderr, so that stdout stays the plugin's own output. */
+function noteCached(savedMs: number): void {
+  process.stderr.write(`rpp: result from the cache (it took ${(savedMs / 1000).toFixed(2)} s when it ran; --no-cache runs it again)\n`);
+}
+
+async function runOnFiles(registry: PluginRegistry, options: Options, signal: AbortSignal): Promise<number> {
+  const [plugin, ...files] = options.positionals;
+  if (plugin === undefined) throw usageError('"rpp run" takes PLUGIN FILE... or PLUGIN --dir DIR.');
+  if (options.config) await registry.initialize(plugin, options.config);
+  const command = { plugin, files, dir: options.dir, out: options.out, resume: options.resume, kwargs: options.kwargs, cache: !options.noCache };
+  return runBatchCommand(registry, command, signal, (kind) => EXIT_CODES[kind]);
 }
 
 async function query(registry: PluginRegistry, options: Options): Promise<number> {
@@ -148,6 +205,12 @@ async function query(registry: PluginRegistry, options: Options): Promise<number
   const ask = { health: () => registry.health(plugin), stats: () => registry.stats(plugin), schema: () => registry.configSchema(plugin) }[options.command];
   printJson(await ask?.(), true);
   return 0;
+}
+
+/** --no-cache, and --jobs as the plugin's max instances for this run. */
+function batchRegistryOptions(options: Options): Partial<RegistryOptions> {
+  const plugin = options.positionals[0];
+  return { cache: !options.noCache, ...(options.jobs !== undefined && plugin !== undefined ? { maxInstances: { [plugin]: options.jobs } } : {}) };
 }
 
 function reportError(error: unknown): number {
@@ -182,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[options.command];
   if (!command) return reportError(usageError(`Unknown command "${options.command}".`));
 
-  const registry = await PluginRegistry.create({ pluginDirs: options.pluginDirs, watch: false, idleTimeoutMs: 0 });
+  const registry = await PluginRegistry.create({ pluginDirs: options.pluginDirs, watch: false, idleTimeoutMs: 0, ...batchRegistryOptions(options) });
   if (options.verbose) registry.onLog((e) => process.stderr.write(`[${e.plugin}] ${e.message}\n`));
   const abort = new AbortController();
   // Ctrl-C: cancel the call in the worker, stop every worker, then exit with the conventional 130.

@@ -43,6 +43,15 @@ export interface BatchItem {
 
 const DEFAULT_WINDOW = 256;
 
+/** "37 / 240 · 2 running · 14 queued · 3 failed · 20 cached" (the notification and rpp's progress line). */
+export function describeProgress(progress: BatchProgress): string {
+  const parts = [`${progress.done} / ${progress.total}`, `${progress.running} running`];
+  if (progress.queued > 0) parts.push(`${progress.queued} queued`);
+  if (progress.failed > 0) parts.push(`${progress.failed} failed`);
+  if (progress.cached > 0) parts.push(`${progress.cached} cached`);
+  return parts.join(' · ');
+}
+
 /** Runs `plugin` on each file; yields each file's outcome as it finishes (cancelled files are not yielded). */
 export async function* runBatch(target: BatchTarget, plugin: string, files: readonly string[], options: BatchOptions = {}): AsyncGenerator<BatchItem> {
   const progress: BatchProgress = { total: files.length, done: 0, failed: 0, cached: 0, running: 0, queued: 0 };

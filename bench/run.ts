@@ -232,6 +232,7 @@ async function main(): Promise<void> {
   } finally {
     await worker.dispose();
   }
+  await (await import('./batch')).benchBatch(record);
   await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
   console.log('\nwrote bench/results.json');
 }

@@ -2,6 +2,7 @@
 // parallel and admission applies), results come out as each file finishes, a failing file fails only
 // itself, and the whole run can be cancelled (waiting files leave the queue at once). The run keeps a
 // window of calls in flight so that a folder of 100,000 files does not become 100,000 pending promises.
+import { setMaxListeners } from 'node:events';
 import { PluginError, messageOf } from './errors';
 import type { CallProgress, PluginCall } from './pluginCall';
 
@@ -62,6 +63,7 @@ export async function* runBatch(target: BatchTarget, plugin: string, files: read
   let inFlight = 0;
   const window = Math.max(1, options.window ?? DEFAULT_WINDOW);
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every call in the window listens to it: that is no leak
   const abortRun = (): void => stop.abort();
   if (options.signal?.aborted) stop.abort();
   options.signal?.addEventListener('abort', abortRun, { once: true });

@@ -20,6 +20,8 @@ export interface BatchOptions {
   /** Calls submitted at once (waiting or running); the plugin's instances decide how many run. */
   window?: number;
   onProgress?: (progress: BatchProgress) => void;
+  /** A file's call got a worker (or its result came from the cache). */
+  onFileStarted?: (file: string) => void;
 }
 
 export interface BatchProgress {
@@ -125,6 +127,7 @@ async function runOne(
       move('queued', 'running');
       stage = 'running';
       started = performance.now();
+      options.onFileStarted?.(file);
     }
     if (event.kind === 'cached') cached = true;
   };

@@ -4,6 +4,8 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { SkeletonOptions } from '../core/pluginSkeleton';
 import { PluginRegistry } from '../core/registry';
+import { BatchCommand, type BatchOptions } from './batchCommand';
+import { clearResultCache } from './clearCache';
 import { ConfigureCommand } from './configureCommand';
 import { createManifest } from './createManifest';
 import { createPlugin } from './createPlugin';
@@ -24,6 +26,8 @@ export interface RemotePluginProxyApi {
   readonly tree: PluginTree;
   readonly status: StatusItem;
   readonly runs: RunCommands;
+  /** "Run Plugin on Files…": its latest table, for the extension-host tests. */
+  readonly batches: BatchCommand;
   /** How long activate() took, in milliseconds (also written to the "Remote Plugin Proxy" log). */
   readonly activationMs: number;
 }
@@ -56,6 +60,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
   const runs = new RunCommands(current, pick, errors, readSettings, vscode.Uri.joinPath(context.extensionUri, 'media'), resultsChannel);
   const lifecycle = new PluginCommands(current, pick, errors, logs, log);
   const configure = new ConfigureCommand(current, pick, errors);
+  const batches = new BatchCommand(current, pick, vscode.Uri.joinPath(context.extensionUri, 'media'));
   context.subscriptions.push(logs, poller, tree, treeView, status);
 
   const onRegistryChange = (plugin: string | undefined) => {
@@ -94,6 +99,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
     stopAll: () => lifecycle.stopAll(),
     createManifest: () => createManifest(),
     createPlugin: (options) => createPlugin(options as SkeletonOptions | undefined),
+    runOnFiles: (uri, uris, options) => batches.run(uri, uris, options as BatchOptions | undefined),
+    clearCache: () => clearResultCache(current),
   };
   for (const [name, handler] of Object.entries(commands)) {
     context.subscriptions.push(vscode.commands.registerCommand(`remotePluginProxy.${name}`, handler));
@@ -101,7 +108,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
 
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms; ${current.list().length} plugins from ${current.pluginDirs.join(', ')}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}.`);
-  return { registry: current, tree, status, runs, activationMs };
+  return { registry: current, tree, status, runs, batches, activationMs };
 }
 
 /** VS Code waits for this promise (up to 5 s): every worker gets /cleanup, SIGTERM, then SIGKILL. */

@@ -3,13 +3,16 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { WorkerStats } from '../core/pluginWorker';
-import type { PluginInfo, PluginState } from '../core/pluginInfo';
+import type { PluginInfo, PluginState, WorkerInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
 import type { StatsPoller } from './statsPoller';
 
 export type PluginNode = { kind: 'plugin'; name: string };
 type StatNode = { kind: 'stat'; plugin: string; label: string; value: string };
 export type PluginTreeNode = PluginNode | StatNode;
+
+/** At most this many redraws a second: enough to watch a queue move, no flood from a fast batch. */
+const REFRESH_INTERVAL_MS = 100;
 
 const STATE_ICONS: Record<PluginState, vscode.ThemeIcon> = {
   stopped: new vscode.ThemeIcon('circle-large-outline', new vscode.ThemeColor('disabledForeground')),
@@ -22,6 +25,8 @@ const STATE_ICONS: Record<PluginState, vscode.ThemeIcon> = {
 
 export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<PluginTreeNode | undefined>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private lastRefresh = 0;
   readonly onDidChangeTreeData = this.changed.event;
 
   constructor(
@@ -29,8 +34,15 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
     private readonly stats: StatsPoller,
   ) {}
 
+  /** Redraws the tree; a batch changes the counts many times a second, so redraws are spaced out. */
   refresh(): void {
-    this.changed.fire(undefined);
+    if (this.refreshTimer) return;
+    const wait = Math.max(0, this.lastRefresh + REFRESH_INTERVAL_MS - Date.now());
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.lastRefresh = Date.now();
+      this.changed.fire(undefined);
+    }, wait);
   }
 
   getChildren(node?: PluginTreeNode): PluginTreeNode[] {
@@ -42,7 +54,8 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
     }
     if (node.kind === 'stat') return [];
     const stats = this.stats.get(node.name);
-    return stats ? statRows(node.name, stats) : [];
+    const plugin = this.registry.get(node.name);
+    return stats && plugin ? statRows(plugin, stats) : [];
   }
 
   getTreeItem(node: PluginTreeNode): vscode.TreeItem {
@@ -57,6 +70,7 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
   }
 
   dispose(): void {
+    clearTimeout(this.refreshTimer);
     this.changed.dispose();
   }
 
@@ -77,16 +91,27 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
   }
 }
 
-/** "1.0.0 · ready · 412 MB · 3% CPU", or the error of a broken plugin. */
+/** "1.0.0 · busy · 2 running · 14 queued · 412 MB · 3% CPU", why it waits, or the error of a broken plugin. */
 function describePlugin(plugin: PluginInfo, stats: WorkerStats | undefined): string {
   if (plugin.state === 'broken') return `broken · ${firstLine(withShortPath(plugin.lastError?.message ?? 'invalid manifest', plugin.manifestPath))}`;
-  const parts = [plugin.version, plugin.state];
-  if (plugin.running > 1) parts.push(`${plugin.running} calls`);
-  if (stats) parts.push(formatBytes(stats.rss_bytes), `${Math.round(stats.cpu_percent)}% CPU`);
+  const parts = [plugin.version, plugin.state, ...queueParts(plugin)];
+  if (plugin.waitingFor) parts.push(plugin.waitingFor);
+  if (plugin.workers.length > 1) {
+    const total = plugin.workers.reduce((sum, worker) => sum + (worker.memoryBytes ?? 0), 0);
+    parts.push(`${plugin.workers.length} workers`, ...(total > 0 ? [formatBytes(total)] : []));
+  } else if (stats) {
+    parts.push(formatBytes(stats.rss_bytes), `${Math.round(stats.cpu_percent)}% CPU`);
+  }
   return parts.filter(Boolean).join(' · ');
 }
 
-function statRows(plugin: string, stats: WorkerStats): StatNode[] {
+/** "2 running · 14 queued" once more than one call is in play; a lone call is just "busy". */
+function queueParts(plugin: PluginInfo): string[] {
+  if (plugin.running <= 1 && plugin.queued === 0) return [];
+  return [`${plugin.running} running`, ...(plugin.queued > 0 ? [`${plugin.queued} queued`] : [])];
+}
+
+function statRows(plugin: PluginInfo, stats: WorkerStats): StatNode[] {
   const rows: Array<[string, string]> = [
     ['Memory', `${formatBytes(stats.rss_bytes)}${stats.children > 0 ? ` (${stats.children} child processes)` : ''}`],
     ['CPU', `${stats.cpu_percent.toFixed(1)}%`],
@@ -95,7 +120,19 @@ function statRows(plugin: string, stats: WorkerStats): StatNode[] {
     ['Errors', String(stats.errors)],
     ['PID', String(stats.pid)],
   ];
-  return rows.map(([label, value]) => ({ kind: 'stat', plugin, label, value }));
+  const single = plugin.workers.length === 1 ? plugin.workers[0] : undefined;
+  if (single?.gpuMemoryBytes !== undefined) rows.push(['GPU memory', formatBytes(single.gpuMemoryBytes)]);
+  // Several workers: one row each, with what it is doing and what it holds.
+  if (plugin.workers.length > 1) rows.push(...plugin.workers.map((worker): [string, string] => [`Worker ${worker.pid}`, describeWorker(worker)]));
+  return rows.map(([label, value]) => ({ kind: 'stat', plugin: plugin.name, label, value }));
+}
+
+/** "busy · 412 MB · GPU 1.2 GB" */
+function describeWorker(worker: WorkerInfo): string {
+  const parts = [worker.busy ? 'busy' : 'idle'];
+  if (worker.memoryBytes !== undefined) parts.push(formatBytes(worker.memoryBytes));
+  if (worker.gpuMemoryBytes !== undefined) parts.push(`GPU ${formatBytes(worker.gpuMemoryBytes)}`);
+  return parts.join(' · ');
 }
 
 function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.MarkdownString {
@@ -112,6 +149,9 @@ function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.Mar
     ['Uptime', stats ? formatUptime(stats.uptime_s) : undefined],
     ['Calls', stats ? String(stats.calls) : undefined],
     ['Errors', stats ? String(stats.errors) : undefined],
+    ['Workers', plugin.maxInstances > 1 || plugin.workers.length > 1 ? `${plugin.workers.length} of at most ${plugin.maxInstances}` : undefined],
+    ['Queue', plugin.queued > 0 ? `${plugin.queued} waiting` : undefined],
+    ['Waiting', plugin.waitingFor],
   ];
   for (const [label, value] of rows) if (value !== undefined) md.appendMarkdown(`${label}: \`${value.replace(/`/g, "'")}\`  \n`);
   if (plugin.lastError) {

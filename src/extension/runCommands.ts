@@ -4,6 +4,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { FileInput } from '../core/fileInput';
+import type { CallProgress } from '../core/pluginCall';
 import type { PluginRegistry } from '../core/registry';
 import { asPluginError, type PluginErrors } from './pluginErrors';
 import type { PluginPick } from './pluginPick';
@@ -81,8 +82,9 @@ export class RunCommands {
           try {
             for (const [index, target] of targets.entries()) {
               const count = targets.length > 1 ? ` (${index + 1} of ${targets.length})` : '';
-              progress.report({ message: `${mode === 'stream' ? 'streaming' : 'running'} on ${path.basename(target.path)}${count}` });
-              const outcome = await this.runOne(plugin, mode, target, view, controller.signal, summary);
+              const doing = `${mode === 'stream' ? 'streaming' : 'running'} on ${path.basename(target.path)}${count}`;
+              progress.report({ message: doing });
+              const outcome = await this.runOne(plugin, mode, target, view, controller.signal, summary, (message) => progress.report({ message: message ? `${doing} · ${message}` : doing }));
               if (outcome === 'cancelled') break;
             }
           } finally {
@@ -98,9 +100,17 @@ export class RunCommands {
     return summary;
   }
 
-  private async runOne(plugin: string, mode: RunMode, target: RunTarget, view: ResultsView, signal: AbortSignal, summary: RunSummary): Promise<'done' | 'failed' | 'cancelled'> {
+  private async runOne(
+    plugin: string,
+    mode: RunMode,
+    target: RunTarget,
+    view: ResultsView,
+    signal: AbortSignal,
+    summary: RunSummary,
+    say: (message: string | undefined) => void,
+  ): Promise<'done' | 'failed' | 'cancelled'> {
     view.beginFile(target.path);
-    const call = { file: target.input, signal };
+    const call = { file: target.input, signal, onProgress: (event: CallProgress) => say(describeCallProgress(event)) };
     try {
       if (mode === 'stream') {
         for await (const item of this.registry.executeStream(plugin, call)) {
@@ -140,6 +150,20 @@ export class RunCommands {
     if (uri instanceof vscode.Uri) return [await targetOfUri(uri)];
     const active = activeTarget();
     return active ? [await active] : [];
+  }
+}
+
+/** Where a call is, for the progress notification: its place in the queue, why it waits, or "cached". */
+function describeCallProgress(event: CallProgress): string | undefined {
+  switch (event.kind) {
+    case 'queued':
+      return event.position > 1 ? `waiting in the queue: ${event.position} of ${event.length}` : 'next in the queue';
+    case 'waiting':
+      return event.reason;
+    case 'cached':
+      return 'result from the cache';
+    case 'started':
+      return undefined;
   }
 }
 

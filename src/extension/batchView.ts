@@ -50,6 +50,8 @@ export class BatchView implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   readonly title: string;
   readonly onDidRequestStop = this.stopRequested.event;
+  /** The results panel a row opened last (for the extension's API). */
+  openedPanel: ResultsPanel | undefined;
 
   constructor(
     private readonly mediaRoot: vscode.Uri,
@@ -121,6 +123,7 @@ export class BatchView implements vscode.Disposable {
     const item = this.results.get(index);
     if (!item) return;
     const panel = new ResultsPanel(this.mediaRoot, this.plugin, 'execute', item.file, 1);
+    this.openedPanel = panel;
     panel.beginFile(item.file);
     if (item.ok) panel.append(item.result);
     panel.endFile(item.ok ? {} : { error: new PluginError((item.error?.kind ?? 'plugin') as PluginErrorKind, item.error?.message ?? 'failed', { plugin: this.plugin, detail: item.error?.detail }) });

@@ -43,6 +43,7 @@ export async function runBatchCommand(
   const todo = shown.filter((file) => !skip.has(path.resolve(file)));
   const shownByAbsolute = new Map(todo.map((file) => [path.resolve(file), file]));
   if (skip.size > 0) process.stderr.write(`rpp: ${shown.length - todo.length} of ${shown.length} files already done in ${command.out}; running ${todo.length}.\n`);
+  if (todo.length === 0) return 0;
 
   const output = await openOutput(command);
   const progress = new ProgressLine(todo.length);

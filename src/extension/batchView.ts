@@ -227,13 +227,30 @@ export class BatchView implements vscode.Disposable {
   }
 }
 
-/** One line of a result: a string's first line, the text of segments, or compact JSON, cut short. */
+/**
+ * One line of a result: a string, the text of segments, an object's "text" (a transcript, OCR), its
+ * simple fields as "key: value", or compact JSON; cut short.
+ */
 export function summarize(result: unknown): string {
   let text: string;
   if (Array.isArray(result)) text = result.slice(0, 5).map(itemAsText).join(' · ');
+  else if (isPlainObject(result)) text = typeof result.text === 'string' ? result.text : simpleFields(result) || itemAsText(result);
   else text = itemAsText(result);
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > SUMMARY_CHARS ? `${line.slice(0, SUMMARY_CHARS - 1)}…` : line;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** "width: 64 · height: 48 · format: png" from the string, number and boolean fields. */
+function simpleFields(value: Record<string, unknown>): string {
+  return Object.entries(value)
+    .filter(([, item]) => ['string', 'number', 'boolean'].includes(typeof item))
+    .slice(0, 8)
+    .map(([key, item]) => `${key}: ${String(item)}`)
+    .join(' · ');
 }
 
 function displayPath(file: string, root: string): string {

@@ -217,7 +217,52 @@ async function idleMemory(worker: PluginWorker): Promise<void> {
   bare.kill('SIGKILL');
   record('idle worker RSS', ours, 'MB', 'python -c "import http.server"', floor);
   const stats = await worker.stats();
-  console.log(`  (after the benchmark's calls the warm worker's tree RSS is ${round(stats.rss_bytes / 1048576)} MB)`);
+  console.log(`  (after the benchmark's calls the warm worker's tree RSS is ${round((stats.rss_bytes ?? NaN) / 1048576)} MB)`);
+}
+
+/**
+ * A plugin on cjm-plugin-system's worker (test/fixtures/cjm_plugin_system: FastAPI on uvicorn) through
+ * the project: the warm /execute round trip over the project's keep-alive connections, against a new
+ * connection per call to the same worker (the alternative the project decided against, by this figure),
+ * and how long the project takes to stop such a worker, against stopping the bundled one.
+ */
+async function cjmWorker(): Promise<void> {
+  let fixture;
+  try {
+    fixture = await import('../test/core/cjmWorkerFixture');
+  } catch (error) {
+    console.log(`cjm worker: not measured: ${(error as Error).message}`);
+    return;
+  }
+  const { makeFixturePlugin } = await import('../test/core/pluginWorkerFixture');
+  const plugin = makeFixturePlugin();
+  fixture.writeCjmStylePlugin(plugin.dir);
+  const options = () => fixture.cjmOptions(plugin, 'current', { module: 'cjm_style_plugin', class: 'CjmStylePlugin' });
+  try {
+    const N = 1000;
+    const worker = await PluginWorker.start(options());
+    await timeCalls(200, () => worker.execute([], {})); // warm-up
+    const ours = await timeCalls(N, () => worker.execute([], {}));
+    const url = `http://127.0.0.1:${worker.port}`;
+    const body = JSON.stringify({ args: [], kwargs: {} });
+    const fresh = await timeCalls(N / 2, async () => {
+      const client = new Client(url, { pipelining: 0 });
+      const res = await client.request({ method: 'POST', path: '/execute', headers: { 'content-type': 'application/json' }, body });
+      await res.body.json();
+      await client.close();
+    });
+    let t = now();
+    await worker.dispose();
+    const cjmStop = now() - t;
+    record('cjm warm execute: median round trip', median(ours) * 1000, 'µs', 'cjm: new connection per call, median', median(fresh) * 1000);
+    record('cjm warm execute: p99 round trip', quantile(ours, 0.99) * 1000, 'µs', 'cjm: new connection per call, p99', quantile(fresh, 0.99) * 1000);
+    const bundled = await startWorker();
+    t = now();
+    await bundled.dispose();
+    record('cjm worker: stop (dispose)', cjmStop, 'ms', 'bundled worker: stop', now() - t);
+  } finally {
+    plugin.remove();
+  }
 }
 
 async function main(): Promise<void> {
@@ -232,6 +277,7 @@ async function main(): Promise<void> {
   } finally {
     await worker.dispose();
   }
+  await cjmWorker();
   await (await import('./batch')).benchBatch(record);
   await writeFile(path.join(here, 'results.json'), JSON.stringify(figures, null, 2) + '\n');
   console.log('\nwrote bench/results.json');

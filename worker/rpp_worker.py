@@ -76,12 +76,40 @@ def is_cancelled():
     return call is not None and call.cancel.is_set()
 
 
+_cancel_lock = threading.Lock()  # a cancel and the start or end of a call happen one at a time
+
+
 def _cancel(call_id):
     with _calls_lock:
         targets = [c for c in _calls if call_id is None or c.call_id == call_id]
-    for call in targets:
-        call.cancel.set()
+    with _cancel_lock:
+        for call in targets:
+            call.cancel.set()
+        if _running in targets:
+            _cancel_plugin()
     return len(targets)
+
+
+def _cancel_plugin():
+    """A plugin with its own cancel() (cjm-plugin-system's plugins have one) stops its work through it.
+
+    Called from the /cancel request's thread while the call runs; it should return quickly.
+    """
+    cancel = getattr(_state.plugin, "cancel", None)
+    if callable(cancel):
+        try:
+            cancel()
+        except Exception as exc:
+            _job_error(exc)  # logged only: the call's flag is set all the same
+
+
+def _reset_plugin_cancel():
+    """cjm-style plugins keep cancel()'s flag in _cancel_requested: cleared before each call, as cjm does."""
+    if hasattr(_state.plugin, "_cancel_requested"):
+        try:
+            _state.plugin._cancel_requested = False
+        except Exception:  # a read-only property: the plugin manages it itself
+            pass
 
 
 # ----------------------------------------------------------------------------- errors
@@ -189,14 +217,17 @@ def _plugin_call(call, method, *args, **kwargs):
     """Runs `method` under the plugin lock as `call`; returns its value or raises."""
     global _running
     with _state.lock:
-        if call.cancel.is_set():
-            raise _Cancelled("the call was cancelled before it started")
-        _running = call
+        with _cancel_lock:
+            if call.cancel.is_set():
+                raise _Cancelled("the call was cancelled before it started")
+            _reset_plugin_cancel()
+            _running = call
         _prepare_plugin(call)
         try:
             return method(*args, **kwargs)
         finally:
-            _running = None
+            with _cancel_lock:
+                _running = None
 
 
 def _prepare_plugin(call):

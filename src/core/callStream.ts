@@ -2,16 +2,17 @@
 // an array of values in one go and handed out from that array, so an item costs one resolved
 // promise, not a stream read. The next chunk is read only when the consumer has taken every value
 // of the previous one: with the socket's own buffering, that is the backpressure.
-import { fromJobError, isJobError } from './errors';
+import { fromCjmStreamError, fromJobError, isCjmStreamError, isJobError } from './errors';
 import { NdjsonDecoder } from './ndjson';
+import type { CjmStreamError } from './workerProtocol';
 
 export interface StreamSource {
   /** The response body's chunks; `return()` on it releases the connection. */
   chunks: AsyncIterator<Uint8Array>;
   /** Turns a read failure into the error the caller should see (crash, cancelled, protocol). */
   failure(error: unknown): Promise<Error>;
-  /** Called exactly once when the stream is over, however it ended. */
-  finished(early: boolean): void;
+  /** Called exactly once when the stream is over, however it ended (failed: it ended with an error). */
+  finished(early: boolean, failed: boolean): void;
 }
 
 export class CallStream implements AsyncIterableIterator<unknown> {
@@ -21,10 +22,14 @@ export class CallStream implements AsyncIterableIterator<unknown> {
   private pendingError: Error | undefined;
   private ended = false;
   private closed = false;
+  /** On a cjm worker: a last line {"error": ...} held back until the stream shows whether anything follows. */
+  private heldErrorLine: CjmStreamError | undefined;
 
   constructor(
     private readonly source: Promise<StreamSource>,
     private readonly plugin: string,
+    /** cjm's early worker ends a failed stream with {"error": "<message>"} instead of a _job_error. */
+    private readonly cjmErrorLine = false,
   ) {}
 
   [Symbol.asyncIterator](): this {
@@ -64,26 +69,50 @@ export class CallStream implements AsyncIterableIterator<unknown> {
         } else {
           this.decoder.push(chunk.value, this.items);
         }
+        if (this.cjmErrorLine) this.settleErrorLine();
       } catch (error) {
         // Values before the bad line (or before the crash) are still delivered, then the error.
+        this.releaseHeldLine();
         this.pendingError = await source.failure(error);
       }
     }
     return this.next();
   }
 
+  /**
+   * An {"error": "..."} line is cjm's stream error only when the stream ends right after it; followed
+   * by more items it was a plugin's own item, and is delivered in its place (one chunk late).
+   */
+  private settleErrorLine(): void {
+    if (this.items.length > 0) this.releaseHeldLine();
+    const last = this.items[this.items.length - 1];
+    if (isCjmStreamError(last)) {
+      this.items.pop();
+      this.heldErrorLine = last;
+    }
+    if (this.ended && this.heldErrorLine) {
+      this.pendingError = fromCjmStreamError(this.heldErrorLine, this.plugin);
+      this.heldErrorLine = undefined;
+    }
+  }
+
+  private releaseHeldLine(): void {
+    if (this.heldErrorLine) this.items.unshift(this.heldErrorLine);
+    this.heldErrorLine = undefined;
+  }
+
   private async fail(error: Error): Promise<never> {
-    await this.close(false);
+    await this.close(false, true);
     throw error;
   }
 
-  private async close(early: boolean): Promise<void> {
+  private async close(early: boolean, failed = false): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.items = [];
     const source = await this.source.catch(() => undefined);
     if (!source) return;
-    source.finished(early);
+    source.finished(early, failed);
     await source.chunks.return?.().catch(() => undefined);
   }
 }

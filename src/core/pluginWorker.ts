@@ -3,24 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { CallStream, type StreamSource } from './callStream';
-import { PluginError, fromJobError, isJobError } from './errors';
+import { PluginError, fromDetailAnswer, fromJobError, isJobError } from './errors';
 import { NdjsonError } from './ndjson';
 import { killGroup, launchWorker, type LaunchedWorker, type WorkerStartOptions } from './workerLaunch';
-
-/** GET /stats (docs/protocol.md). */
-export interface WorkerStats {
-  pid: number;
-  rss_bytes: number;
-  rss_children_bytes: number;
-  cpu_percent: number;
-  threads: number;
-  children: number;
-  uptime_s: number;
-  calls: number;
-  errors: number;
-  busy: boolean;
-  [other: string]: unknown;
-}
+import type { WorkerHealth, WorkerProgress } from './workerProtocol';
+import { normaliseStats, type HostFacts, type WorkerStats } from './workerStats';
 
 export interface WorkerExit {
   code: number | null;
@@ -43,12 +30,15 @@ const GRACE_MS = 1000;
 /** A failed request waits this long for the exit event, to report a crash rather than a socket error. */
 const CRASH_CONFIRM_MS = 1000;
 /**
- * Keep-alive for the seed's worker: measured against test/fixtures/cjm_plugin_system (http.server
- * without TCP_NODELAY, headers and body written separately, like many seed-style servers), a reused
- * connection stalls on Nagle + delayed ACK (median 5.8 ms per call here) while a new connection per
- * call takes 0.9 ms; see the "measure" test in test/core/pluginWorker.cjm.test.ts. So a fresh one.
+ * Both kinds of worker are driven over keep-alive connections. For cjm's worker that was measured:
+ * against test/fixtures/cjm_plugin_system (FastAPI on uvicorn, whose asyncio transports set
+ * TCP_NODELAY) a reused connection answers a warm /execute faster than a new connection per call,
+ * at the median and at p99; `npm run bench` prints both ("cjm warm execute", and the ratio).
+ * uvicorn closes a connection that is idle for 5 s (its timeout_keep_alive): the host lets go of an
+ * idle one well before, so that a call is never written to a socket the worker is closing.
  */
-const CJM_KEEP_ALIVE = false;
+const CJM_IDLE_SOCKET_MS = 2000;
+const IDLE_SOCKET_MS = 60_000;
 
 export class PluginWorker {
   readonly name: string;
@@ -62,8 +52,14 @@ export class PluginWorker {
   private readonly callPool: Pool;
   private readonly controlPool: Pool;
   private readonly callIdPrefix = randomBytes(6).toString('hex');
+  /** cjm-plugin-system's own worker (manifest "worker": "cjm") rather than the bundled one. */
+  private readonly cjm: boolean;
+  private readonly startedAt = performance.now();
   private callCounter = 0;
   private running = 0;
+  /** The host's own count of plugin calls and failed ones, for a worker whose /stats has none (cjm). */
+  private callsMade = 0;
+  private callsFailed = 0;
   private exit: WorkerExit | undefined;
   private stopping = false;
   private disposal: Promise<void> | undefined;
@@ -77,19 +73,21 @@ export class PluginWorker {
     this.secret = launched.secret;
     this.launched = launched;
     const origin = `http://127.0.0.1:${launched.port}`;
-    const keepAlive = options.manifest.worker !== 'cjm' || CJM_KEEP_ALIVE;
+    this.cjm = options.manifest.worker === 'cjm';
+    const keepAliveTimeout = this.cjm ? CJM_IDLE_SOCKET_MS : IDLE_SOCKET_MS;
     this.callPool = new Pool(origin, {
       connections: 32,
-      pipelining: keepAlive ? 1 : 0, // 0 = a new connection per request
+      pipelining: 1,
       headersTimeout: 0,
       bodyTimeout: 0,
-      keepAliveTimeout: 60_000,
+      keepAliveTimeout,
     });
     this.controlPool = new Pool(origin, {
       connections: 4,
-      pipelining: keepAlive ? 1 : 0,
+      pipelining: 1,
       headersTimeout: CONTROL_TIMEOUT_MS,
       bodyTimeout: CONTROL_TIMEOUT_MS,
+      ...(this.cjm ? { keepAliveTimeout } : {}), // undici's default (4 s) suits the bundled worker
     });
     this.exited = launched.ended.then((end) => this.onExit(end));
   }
@@ -116,7 +114,7 @@ export class PluginWorker {
   }
 
   executeStream(args: unknown[], kwargs: Record<string, unknown>, options: CallOptions = {}): AsyncIterable<unknown> {
-    return new CallStream(this.openStream({ args, kwargs }, options.signal), this.name);
+    return new CallStream(this.openStream({ args, kwargs }, options.signal), this.name, this.cjm);
   }
 
   configSchema(): Promise<Record<string, unknown>> {
@@ -127,16 +125,29 @@ export class PluginWorker {
     return this.control('GET', '/config') as Promise<Record<string, unknown>>;
   }
 
-  stats(options: { timeoutMs?: number } = {}): Promise<WorkerStats> {
-    return this.control('GET', '/stats', undefined, options.timeoutMs) as Promise<WorkerStats>;
+  /** The worker's figures in the project's one shape (src/core/workerStats.ts). */
+  async stats(options: { timeoutMs?: number } = {}): Promise<WorkerStats> {
+    try {
+      return normaliseStats(await this.control('GET', '/stats', undefined, options.timeoutMs), this.hostFacts());
+    } catch (error) {
+      // cjm's early worker serves nothing while a synchronous call runs: busy, not unresponsive.
+      const busyCjm = this.cjm && this.running > 0 && error instanceof PluginError && error.kind === 'unresponsive';
+      if (busyCjm && this.alive) return normaliseStats(undefined, this.hostFacts());
+      throw error;
+    }
   }
 
-  health(options: { timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
-    return this.control('GET', '/health', undefined, options.timeoutMs) as Promise<Record<string, unknown>>;
+  private hostFacts(): HostFacts {
+    const uptimeS = Math.round(performance.now() - this.startedAt) / 1000;
+    return { pid: this.pid, uptimeS, calls: this.callsMade, errors: this.callsFailed, busy: this.running > 0 };
   }
 
-  progress(): Promise<Record<string, unknown>> {
-    return this.control('GET', '/progress') as Promise<Record<string, unknown>>;
+  health(options: { timeoutMs?: number } = {}): Promise<WorkerHealth> {
+    return this.control('GET', '/health', undefined, options.timeoutMs) as Promise<WorkerHealth>;
+  }
+
+  progress(): Promise<WorkerProgress> {
+    return this.control('GET', '/progress') as Promise<WorkerProgress>;
   }
 
   /** Cancels one call by id, or every running call. */
@@ -154,7 +165,8 @@ export class PluginWorker {
     this.stopping = true;
     if (this.alive) {
       await this.control('POST', '/cleanup', undefined, CLEANUP_TIMEOUT_MS).catch(() => undefined);
-      if (!(await this.exitsWithin(GRACE_MS))) {
+      // cjm's worker stays up after /cleanup: once it has answered, SIGTERM at once (uvicorn exits).
+      if (!(await this.exitsWithin(this.cjm ? 0 : GRACE_MS))) {
         killGroup(this.pid, 'SIGTERM');
         if (!(await this.exitsWithin(GRACE_MS))) killGroup(this.pid, 'SIGKILL');
       }
@@ -217,6 +229,7 @@ export class PluginWorker {
       const [status, text] = await this.untilExit(this.exchange(path, body, callId, abort?.signal));
       return this.resultOf(path, status, text);
     } catch (error) {
+      this.callsFailed++;
       throw await this.failure(error, path, signal);
     } finally {
       release();
@@ -245,6 +258,7 @@ export class PluginWorker {
       // Not 200: resultOf throws the worker's error (a _job_error before the first item, a 4xx).
       if (response.statusCode !== 200) this.resultOf('/execute_stream', response.statusCode, await response.body.text());
     } catch (error) {
+      this.callsFailed++;
       release();
       throw await this.failure(error, '/execute_stream', signal);
     }
@@ -252,10 +266,11 @@ export class PluginWorker {
     return {
       chunks: { next: () => this.untilExit(chunks.next()), return: chunks.return?.bind(chunks) },
       failure: (error) => this.failure(error, '/execute_stream', signal),
-      finished: (early) => {
+      finished: (early, failed) => {
         // A consumer that stops early closes the connection (the worker then closes the generator);
         // the /cancel also reaches a plugin busy between two yields.
         if (early && this.alive) void this.cancel(callId).catch(() => undefined);
+        if (failed) this.callsFailed++;
         release();
       },
     };
@@ -265,6 +280,7 @@ export class PluginWorker {
   private beginCall(signal: AbortSignal | undefined): { callId: string; abort: AbortController | undefined; release: () => void } {
     if (signal?.aborted) throw this.cancelled();
     const callId = `${this.callIdPrefix}-${++this.callCounter}`;
+    this.callsMade++;
     // Only a call that can be cancelled pays for an AbortController of its own (the hot path).
     const abort = signal ? new AbortController() : undefined;
     const onAbort = (): void => {
@@ -318,9 +334,9 @@ export class PluginWorker {
       parsed = undefined;
     }
     if (isJobError(parsed)) throw fromJobError(parsed._job_error, this.name);
-    const detail = (parsed as { detail?: unknown } | undefined)?.detail;
-    // The seed's FastAPI worker reports a plugin's exception as 500 {"detail": "..."}.
-    if (status === 500 && typeof detail === 'string') throw new PluginError('plugin', detail, { plugin: this.name });
+    // cjm's FastAPI worker: 400 {"detail"} for a rejected configuration, 500 for /execute, 409 cancelled.
+    const pluginSaid = this.cjm ? fromDetailAnswer(status, parsed, this.name) : undefined;
+    if (pluginSaid) throw pluginSaid;
     const said = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? text.slice(0, 200);
     const hint = status === 401 || status === 403 ? ' The worker refused the host: restart the plugin.' : '';
     throw new PluginError('protocol', `Plugin "${this.name}" answered ${path} with HTTP ${status}: ${said}.${hint}`, { plugin: this.name });

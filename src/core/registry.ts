@@ -17,11 +17,12 @@ import type { PluginInfo } from './pluginInfo';
 import { defaultPluginDir, discoverManifests } from './manifestDiscovery';
 import { watchManifestDirs } from './manifestWatcher';
 import { PluginSlot, type SlotServices, type SlotSettings } from './pluginSlot';
-import type { PluginWorker, WorkerStats } from './pluginWorker';
+import type { PluginWorker } from './pluginWorker';
 import { ResourceStore } from './resourceStore';
 import { ResultCache, type CacheUsage, type CallKind } from './resultCache';
 import { defaultStorageDir } from './storageDir';
 import { systemMemory } from './systemMemory';
+import type { WorkerStats } from './workerStats';
 import { defaultWorkerScript } from './workerScript';
 
 export type { PluginCall } from './pluginCall';

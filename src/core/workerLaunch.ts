@@ -13,6 +13,7 @@ import { request } from 'undici';
 import { PluginError } from './errors';
 import type { Manifest } from './manifest';
 import { StderrTail } from './stderrTail';
+import type { ReadyLine } from './workerProtocol';
 
 export interface WorkerStartOptions {
   manifest: Manifest;
@@ -158,7 +159,7 @@ function readReadyLine(stdout: Readable): Promise<number> {
       stdout.off('data', onData);
       stdout.resume(); // the worker closes it; drain anything left so it never blocks
       try {
-        const ready = JSON.parse(text.slice(0, newline)) as { rpp_worker?: unknown; port?: unknown };
+        const ready = JSON.parse(text.slice(0, newline)) as Partial<Record<keyof ReadyLine, unknown>>;
         if (ready.rpp_worker !== 1 || typeof ready.port !== 'number') throw new Error('missing rpp_worker or port');
         resolve(ready.port);
       } catch (error) {
@@ -250,10 +251,11 @@ function hintFor(options: WorkerStartOptions, stderr: string, cause?: 'timeout' 
   if (cause === 'timeout') {
     return `If its imports are slow (large models), raise "startup_timeout_s" in ${options.manifestPath}; otherwise see the log for where it hangs.`;
   }
-  if (/ModuleNotFoundError|ImportError/.test(stderr)) {
+  // cjm's worker prints only the message ("FATAL: Failed to load M:C - No module named 'x'").
+  if (/ModuleNotFoundError|ImportError|No module named/.test(stderr)) {
     return `Check "module" (${manifest.module}) and "python_path" (${options.pythonExecutable}) in ${options.manifestPath}: the module and its packages must be importable by that interpreter.`;
   }
-  if (/AttributeError: module .* has no attribute/.test(stderr)) {
+  if (/(AttributeError: |- )module .* has no attribute/.test(stderr)) {
     return `Check "class" (${manifest.class}) in ${options.manifestPath}: the module has no such class.`;
   }
   if (cause === 'constructor') return `The plugin class ${manifest.class}() raised while being constructed; the traceback is in the log.`;

@@ -2,9 +2,10 @@
 // figures as child rows when expanded. It only translates the registry's state into TreeItems.
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { WorkerStats } from '../core/pluginWorker';
+import { formatMemory } from '../core/admission';
 import type { PluginInfo, PluginState, WorkerInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
+import { statsRows, statsSummary, type WorkerStats } from '../core/workerStats';
 import type { StatsPoller } from './statsPoller';
 
 export type PluginNode = { kind: 'plugin'; name: string };
@@ -98,9 +99,9 @@ function describePlugin(plugin: PluginInfo, stats: WorkerStats | undefined): str
   if (plugin.waitingFor) parts.push(plugin.waitingFor);
   if (plugin.workers.length > 1) {
     const total = plugin.workers.reduce((sum, worker) => sum + (worker.memoryBytes ?? 0), 0);
-    parts.push(`${plugin.workers.length} workers`, ...(total > 0 ? [formatBytes(total)] : []));
+    parts.push(`${plugin.workers.length} workers`, ...(total > 0 ? [formatMemory(total)] : []));
   } else if (stats) {
-    parts.push(formatBytes(stats.rss_bytes), `${Math.round(stats.cpu_percent)}% CPU`);
+    parts.push(...statsSummary(stats));
   }
   return parts.filter(Boolean).join(' · ');
 }
@@ -112,16 +113,9 @@ function queueParts(plugin: PluginInfo): string[] {
 }
 
 function statRows(plugin: PluginInfo, stats: WorkerStats): StatNode[] {
-  const rows: Array<[string, string]> = [
-    ['Memory', `${formatBytes(stats.rss_bytes)}${stats.children > 0 ? ` (${stats.children} child processes)` : ''}`],
-    ['CPU', `${stats.cpu_percent.toFixed(1)}%`],
-    ['Uptime', formatUptime(stats.uptime_s)],
-    ['Calls', String(stats.calls)],
-    ['Errors', String(stats.errors)],
-    ['PID', String(stats.pid)],
-  ];
+  const rows = statsRows(stats);
   const single = plugin.workers.length === 1 ? plugin.workers[0] : undefined;
-  if (single?.gpuMemoryBytes !== undefined) rows.push(['GPU memory', formatBytes(single.gpuMemoryBytes)]);
+  if (single?.gpuMemoryBytes !== undefined) rows.push(['GPU memory', formatMemory(single.gpuMemoryBytes)]);
   // Several workers: one row each, with what it is doing and what it holds.
   if (plugin.workers.length > 1) rows.push(...plugin.workers.map((worker): [string, string] => [`Worker ${worker.pid}`, describeWorker(worker)]));
   return rows.map(([label, value]) => ({ kind: 'stat', plugin: plugin.name, label, value }));
@@ -130,8 +124,8 @@ function statRows(plugin: PluginInfo, stats: WorkerStats): StatNode[] {
 /** "busy · 412 MB · GPU 1.2 GB" */
 function describeWorker(worker: WorkerInfo): string {
   const parts = [worker.busy ? 'busy' : 'idle'];
-  if (worker.memoryBytes !== undefined) parts.push(formatBytes(worker.memoryBytes));
-  if (worker.gpuMemoryBytes !== undefined) parts.push(`GPU ${formatBytes(worker.gpuMemoryBytes)}`);
+  if (worker.memoryBytes !== undefined) parts.push(formatMemory(worker.memoryBytes));
+  if (worker.gpuMemoryBytes !== undefined) parts.push(`GPU ${formatMemory(worker.gpuMemoryBytes)}`);
   return parts.join(' · ');
 }
 
@@ -145,10 +139,7 @@ function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.Mar
     ['Interpreter', plugin.pythonExecutable ?? manifest?.python_path],
     ['Class', manifest ? `${manifest.module}.${manifest.class}` : undefined],
     ['Files', plugin.fileTypes.length > 0 ? plugin.fileTypes.join(' ') : manifest ? 'any' : undefined],
-    ['PID', (stats?.pid ?? plugin.pid)?.toString()],
-    ['Uptime', stats ? formatUptime(stats.uptime_s) : undefined],
-    ['Calls', stats ? String(stats.calls) : undefined],
-    ['Errors', stats ? String(stats.errors) : undefined],
+    ...(stats ? statsRows(stats) : [['PID', plugin.pid?.toString()] as [string, string | undefined]]),
     ['Workers', plugin.maxInstances > 1 || plugin.workers.length > 1 ? `${plugin.workers.length} of at most ${plugin.maxInstances}` : undefined],
     ['Queue', plugin.queued > 0 ? `${plugin.queued} waiting` : undefined],
     ['Waiting', plugin.waitingFor],
@@ -172,15 +163,4 @@ function withShortPath(message: string, manifestPath: string): string {
 
 function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? text;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-  return `${Math.round(bytes / 1024 ** 2)} MB`;
-}
-
-function formatUptime(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
 }

@@ -2,7 +2,7 @@
 // visible): no timer runs when the view is hidden or no worker runs. One owner for the timer.
 import * as vscode from 'vscode';
 import { messageOf } from '../core/errors';
-import type { WorkerStats } from '../core/pluginWorker';
+import type { WorkerStats } from '../core/workerStats';
 import type { PluginRegistry } from '../core/registry';
 
 export class StatsPoller implements vscode.Disposable {

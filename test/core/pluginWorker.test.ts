@@ -62,7 +62,7 @@ describe('a warm worker', () => {
     assert.equal((await worker.configSchema()).type, 'object');
     const stats = await worker.stats();
     assert.equal(stats.pid, worker.pid);
-    assert.ok(stats.rss_bytes > 1_000_000);
+    assert.ok((stats.rss_bytes ?? 0) > 1_000_000, `rss_bytes ${stats.rss_bytes}`);
     assert.ok(stats.calls >= 1);
     const health = await worker.health({ timeoutMs: 2000 });
     assert.equal(health.status, 'ok');

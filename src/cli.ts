@@ -18,6 +18,7 @@ Commands:
   stream PLUGIN FILE [options]       execute_stream on FILE, one JSON line per item as it arrives
   health PLUGIN | stats PLUGIN | schema PLUGIN
                                      start the worker, print JSON, stop it
+  clear-cache                        remove every stored result (shared with the editor)
 
 Options:
   --plugins-dir DIR    a folder of manifests (repeatable; also RPP_PLUGIN_DIRS; ~/.cjm/plugins always)
@@ -170,6 +171,7 @@ async function runOnFile(registry: PluginRegistry, options: Options, signal: Abo
   let cached: number | undefined;
   const onProgress = (progress: CallProgress) => {
     if (progress.kind === 'cached') cached = progress.savedMs;
+    if (progress.kind === 'waiting') process.stderr.write(`rpp: ${plugin}: ${progress.reason}\n`);
   };
   const call: PluginCall = { file: { path: path.resolve(file) }, kwargs: options.kwargs, signal, onProgress };
   if (options.config) await registry.initialize(plugin, options.config);
@@ -197,6 +199,12 @@ async function runOnFiles(registry: PluginRegistry, options: Options, signal: Ab
   if (options.config) await registry.initialize(plugin, options.config);
   const command = { plugin, files, dir: options.dir, out: options.out, resume: options.resume, kwargs: options.kwargs, cache: !options.noCache };
   return runBatchCommand(registry, command, signal, (kind) => EXIT_CODES[kind]);
+}
+
+async function clearCache(registry: PluginRegistry): Promise<number> {
+  const freed = await registry.clearCache();
+  process.stdout.write(`Removed ${freed.entries} stored ${freed.entries === 1 ? 'result' : 'results'} (${Math.ceil(freed.bytes / 1024)} KB).\n`);
+  return 0;
 }
 
 async function query(registry: PluginRegistry, options: Options): Promise<number> {
@@ -241,6 +249,7 @@ async function main(argv: string[]): Promise<number> {
     health: query,
     stats: query,
     schema: query,
+    'clear-cache': clearCache,
   };
   const command = commands[options.command];
   if (!command) return reportError(usageError(`Unknown command "${options.command}".`));

@@ -48,6 +48,17 @@ export async function runBatchCommand(
   const output = await openOutput(command);
   const progress = new ProgressLine(todo.length);
   const started = performance.now();
+  // Why no worker starts (memory), said once each time it changes.
+  let waitingFor: string | undefined;
+  const watching = registry.onDidChange((name) => {
+    const reason = name === plugin ? registry.get(plugin)?.waitingFor : waitingFor;
+    if (reason === waitingFor) return;
+    waitingFor = reason;
+    if (reason) {
+      progress.clear();
+      process.stderr.write(`rpp: ${plugin}: ${reason}\n`);
+    }
+  });
   let worst = 0;
   let last: BatchProgress = { total: todo.length, done: 0, failed: 0, cached: 0, running: 0, queued: 0 };
   try {
@@ -65,6 +76,7 @@ export async function runBatchCommand(
       if (!item.ok) worst = Math.max(worst, exitCodeOf((item.error?.kind ?? 'plugin') as PluginErrorKind) || 1);
     }
   } finally {
+    watching.dispose();
     progress.clear();
     await output.close();
   }

@@ -101,7 +101,8 @@ export class Admission {
     private settings: AdmissionSettings,
     private readonly probe: ResourceProbe,
     private readonly idleWorkers: () => IdleWorker[],
-    private readonly log: (message: string) => void = () => undefined,
+    /** Tells the log of the plugin that waits what the admission did for it. */
+    private readonly log: (plugin: string, message: string) => void = () => undefined,
   ) {}
 
   updateSettings(settings: AdmissionSettings): void {
@@ -206,7 +207,7 @@ export class Admission {
     }
     if (need.gpuMemoryBytes > 0) {
       if (!gpus) {
-        if (!this.warnedNoGpu) this.log(`Plugin "${plugin}" declares ${formatMemory(need.gpuMemoryBytes)} of GPU memory, but nvidia-smi was not found, so GPU memory is not checked.`);
+        if (!this.warnedNoGpu) this.log(plugin, `Plugin "${plugin}" declares ${formatMemory(need.gpuMemoryBytes)} of GPU memory, but nvidia-smi was not found, so GPU memory is not checked.`);
         this.warnedNoGpu = true;
         return { fits: true };
       }
@@ -241,7 +242,7 @@ export class Admission {
     if (chosen.length === 0) return false;
     waiter.evicting = true;
     waiter.evictions++;
-    this.log(`To start "${waiter.request.plugin}", stopping idle ${chosen.map((worker) => `"${worker.plugin}"`).join(', ')} (least recently used first).`);
+    this.log(waiter.request.plugin, `To start "${waiter.request.plugin}", stopping idle ${chosen.map((worker) => `"${worker.plugin}"`).join(', ')} (least recently used first).`);
     try {
       await Promise.all(chosen.map((worker) => worker.stop().catch(() => undefined)));
     } finally {

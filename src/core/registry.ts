@@ -80,6 +80,8 @@ export class PluginRegistry {
   private disposed = false;
   private readonly services: SlotServices;
   private readonly cache: ResultCache;
+  /** Execute calls running now by cache key, so that the same work asked for twice runs once. */
+  private readonly inFlight = new Map<string, Promise<{ value: unknown; ms: number }>>();
 
   /** Subscribes to state changes: a plugin's name, or undefined when the list itself changed. */
   readonly onDidChange = this.changed.event;
@@ -99,7 +101,7 @@ export class PluginRegistry {
         this.admissionSettings(),
         { memory: systemMemory, gpus: () => gpus.snapshot() },
         () => [...this.slots.values()].flatMap((slot) => slot.idleWorkers()),
-        (message) => this.logged.fire({ plugin: '', level: 'info', source: 'event', message }),
+        (plugin, message) => this.logged.fire({ plugin, level: 'info', source: 'event', message }),
       ),
     };
     this.cache = new ResultCache(path.join(storage, 'cache'), (options.cacheMaxMb ?? DEFAULTS.cacheMaxMb) * MB);
@@ -185,19 +187,41 @@ export class PluginRegistry {
         call.onProgress?.({ kind: 'cached', savedMs: hit.ms });
         return hit.value;
       }
+      // The same work already running (a second copy of a file in a batch): its result, not a second run.
+      const running = this.inFlight.get(cacheKey.key);
+      if (running) {
+        const shared = await untilAborted(running.then((done) => done, () => undefined), call.signal, name);
+        if (shared) {
+          call.onProgress?.({ kind: 'cached', savedMs: shared.ms });
+          return shared.value;
+        }
+      }
     }
+    const work = this.run(slot, call, cacheKey);
+    if (!cacheKey || this.inFlight.has(cacheKey.key)) return (await work).value;
+    this.inFlight.set(cacheKey.key, work);
+    try {
+      return (await work).value;
+    } finally {
+      this.inFlight.delete(cacheKey.key);
+    }
+  }
+
+  /** One execute call on a worker of the plugin; a result whose inputs did not change meanwhile is stored. */
+  private async run(slot: PluginSlot, call: PluginCall, cacheKey: CacheKey | undefined): Promise<{ value: unknown; ms: number }> {
     const input = call.file ? await materializeFileInput(call.file) : undefined;
     try {
       let started = 0;
-      const result = await slot.withWorker((worker) => {
+      const value = await slot.withWorker((worker) => {
         started = performance.now();
         const { args, kwargs } = callArguments(slot.entry, call, input?.path);
         return worker.execute(args, kwargs, { signal: call.signal });
       }, call);
+      const ms = performance.now() - started;
       if (cacheKey && (await this.stillValid(slot, cacheKey))) {
-        await this.cache.put(cacheKey.key, { kind: 'execute', value: result, ms: performance.now() - started, createdAt: Date.now() });
+        await this.cache.put(cacheKey.key, { kind: 'execute', value, ms, createdAt: Date.now() });
       }
-      return result;
+      return { value, ms };
     } finally {
       await input?.release();
     }
@@ -386,6 +410,18 @@ interface CacheKey {
   configVersion: number;
   /** The input file and its identity before the call, to see whether it changed during the call. */
   file: { filePath: string; identity: string } | undefined;
+}
+
+/** The promise's value, or a "cancelled" error as soon as the signal aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, plugin: string): Promise<T> {
+  if (!signal) return promise;
+  const cancelled = () => new PluginError('cancelled', `The call to plugin "${plugin}" was cancelled before it started.`, { plugin });
+  if (signal.aborted) return Promise.reject(cancelled());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The file goes first among the positional arguments, or as the manifest's `file_arg` keyword. */

@@ -142,7 +142,7 @@ describe('Admission', () => {
     await assert.rejects(admission.admit({ plugin: 'huge', need: need(100, 30_000), essential: true }), /needs 29\.3 GB of GPU memory, but its largest GPU has 24\.0 GB/);
     figures.gpus = undefined;
     const logged: string[] = [];
-    const blind = new Admission({ evictIdle: false }, probe, () => [], (message) => logged.push(message));
+    const blind = new Admission({ evictIdle: false }, probe, () => [], (_plugin, message) => logged.push(message));
     (await blind.admit({ plugin: 'cuda', need: need(100, 6000), essential: true })).release();
     assert.match(logged[0] ?? '', /nvidia-smi was not found, so GPU memory is not checked/);
     admission.dispose();

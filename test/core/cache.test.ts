@@ -160,3 +160,18 @@ describe('result cache with real workers', () => {
     assert.equal((await run(reg, 'normal', file)).cached, true);
   });
 });
+
+describe('the same work asked for twice at once', () => {
+  test('two files with the same content in one batch run the plugin once', async () => {
+    await writeManifest('twice', { max_instances: 2, resources: { memory_mb: 20 } });
+    const a = path.join(dir, 'a.txt');
+    const b = path.join(dir, 'b.txt');
+    await writeFile(a, 'same content');
+    await writeFile(b, 'same content');
+    const reg = await open();
+    const [first, second] = await Promise.all([run(reg, 'twice', a, { kwargs: { sleep_s: 0.5 } }), run(reg, 'twice', b, { kwargs: { sleep_s: 0.5 } })]);
+    assert.deepEqual(first.result, second.result, 'one result for both');
+    assert.equal([first, second].filter((outcome) => outcome.cached).length, 1, 'the second waited for the first and is marked cached');
+    assert.equal(first.result.calls, 1);
+  });
+});

@@ -88,6 +88,15 @@ describe('rpp run on many files', () => {
     const fresh = await rpp(['run', 'reader', ...files, '--no-cache']);
     assert.equal(fresh.code, 0, fresh.stderr);
     assert.ok(lines(fresh.stdout).every((line) => line.cached === undefined && line.ok));
+    const single = await rpp(['run', 'reader', files[0]!, '--json']);
+    assert.equal(single.code, 0);
+    assert.equal((JSON.parse(single.stdout) as { content: string }).content, 'page 1', 'one file alone prints its result as before');
+    assert.match(single.stderr, /rpp: result from the cache \(it took [\d.]+ s when it ran; --no-cache runs it again\)/);
+    const cleared = await rpp(['clear-cache']);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.match(cleared.stdout, /^Removed \d+ stored results \(\d+ KB\)\.$/m);
+    const after = await rpp(['run', 'reader', ...files]);
+    assert.ok(lines(after.stdout).every((line) => line.cached === undefined), 'nothing cached after clear-cache');
   });
 
   test('--resume runs only the files without a successful line, and appends', async () => {

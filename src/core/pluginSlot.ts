@@ -104,10 +104,6 @@ export class PluginSlot {
     return this.entry.ok ? this.entry.manifest.name : this.entry.name;
   }
 
-  get isRunning(): boolean {
-    return this.pool.counts().live > 0;
-  }
-
   info(): PluginInfo {
     const entry = this.entry;
     const counts = this.pool.counts();

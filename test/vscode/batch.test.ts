@@ -112,4 +112,28 @@ export const tests: ExtensionHostTests = {
       await vscode.commands.executeCommand('remotePluginProxy.stop', 'vs-batch');
     }
   },
+
+  'with the memory budget setting, a second worker waits and the tree says why': async () => {
+    const api = await extensionApi();
+    const settings = vscode.workspace.getConfiguration('remotePluginProxy');
+    // vs-batch declares 20 MB per worker: a 30 MB budget fits one worker, not two. The registry gets the
+    // setting in the change event, which VS Code fires before update() resolves.
+    await settings.update('memoryBudgetMb', 30, vscode.ConfigurationTarget.Workspace);
+    const folder = batchFolder('batch-e');
+    try {
+      const run = vscode.commands.executeCommand<BatchSummary>('remotePluginProxy.runOnFiles', folder, [folder], { plugin: 'vs-batch', write: 'none' });
+      const waiting = await waitFor('the tree to say why the second worker waits', async () => {
+        const text = await treeDescription(api, 'vs-batch');
+        return /busy · 1 running · \d+ queued · waiting for 20 MB of memory; 10 MB free/.test(text) ? text : undefined;
+      });
+      assert.match(waiting, /^1\.0\.0 · busy · 1 running · \d+ queued · waiting for 20 MB of memory; 10 MB free/);
+      const summary = await run;
+      assert.equal(summary.ok + summary.failed, 12, 'the one worker the budget allows ran every file');
+      assert.equal(api.registry.get('vs-batch')?.workers.length, 1);
+    } finally {
+      await settings.update('memoryBudgetMb', undefined, vscode.ConfigurationTarget.Workspace);
+      await closeEditors();
+      await vscode.commands.executeCommand('remotePluginProxy.stop', 'vs-batch');
+    }
+  },
 };

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runBatch } from '../src/core/batchRun';
+import { InstancePool } from '../src/core/instancePool';
 import type { Manifest } from '../src/core/manifest';
 import { PluginRegistry, type RegistryOptions } from '../src/core/registry';
 import { PluginWorker } from '../src/core/pluginWorker';
@@ -43,6 +44,7 @@ export async function benchBatch(record: Record): Promise<void> {
     record('batch: speed-up of 2 instances', one.seconds / two.seconds, '×', 'target', 1.8);
 
     await queueOverhead(dir, open, files[0]!, record);
+    await poolAlone(record);
     await cachedRerun(open, files, record);
     await firstResult(open, files, manifest as unknown as Manifest, dir, record);
   } finally {
@@ -120,6 +122,26 @@ async function queueOverhead(dir: string, open: (o: Partial<RegistryOptions>) =>
 }
 
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
+
+/** The queue and pool by themselves (no process, no socket): what taking and giving back an instance costs. */
+async function poolAlone(record: Record): Promise<void> {
+  const N = 20_000;
+  const pool = new InstancePool<object>({
+    launch: async () => ({}),
+    shutDown: async () => undefined,
+    alive: () => true,
+    maxInstances: () => 2,
+    idleTimeoutMs: () => 0,
+    parallelStarts: () => true,
+    cancelledError: () => new Error('cancelled'),
+    changed: () => undefined,
+  });
+  pool.release(await pool.acquire()); // the instance is started once
+  const t = now();
+  for (let i = 0; i < N; i++) pool.release(await pool.acquire());
+  const perCall = (now() - t) / N;
+  record('queue: acquire + release alone (no call)', perCall * 1000, 'µs', 'target (0.5 ms)', 500);
+}
 
 /** The 200 files again in a new registry (as a new rpp would): every result from the cache. */
 async function cachedRerun(open: (o: Partial<RegistryOptions>) => Promise<PluginRegistry>, files: string[], record: Record): Promise<void> {

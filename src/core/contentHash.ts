@@ -23,7 +23,8 @@ const RACY_MS = 2000;
 const WHOLE_READ_MAX = 1 << 20;
 /** Parallel reads while hashing: more only thrashes a disk. */
 const MAX_PARALLEL_READS = 4;
-const SAVE_DELAY_MS = 500;
+/** The index is written at most this often while files are hashed (and at dispose): a big folder means a big index. */
+const SAVE_DELAY_MS = 5000;
 /** The index forgets the paths checked longest ago beyond this many. */
 const MAX_INDEX_ENTRIES = 200_000;
 

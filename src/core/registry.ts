@@ -61,7 +61,11 @@ const DEFAULTS = {
 };
 
 const MB = 1024 * 1024;
-/** A stream with more items than this is not cached (it would not be small, and replaying it is no gain). */
+/**
+ * A stream is kept for the cache only up to this much JSON (and this many items): beyond, it is let go at
+ * once, so that caching never holds a long stream in memory (the stream itself is bounded end to end).
+ */
+const MAX_CACHED_STREAM_BYTES = 32 * MB;
 const MAX_CACHED_ITEMS = 100_000;
 
 /** /stats is answered without the plugin lock, even mid-call: silence this long means the worker is stuck or stopped. */
@@ -243,12 +247,14 @@ export class PluginRegistry {
     try {
       let started = 0;
       let items: unknown[] | undefined = cacheKey ? [] : undefined;
+      let bytes = 0;
       yield* slot.streamWithWorker(async function* (worker) {
         started = performance.now();
         const { args, kwargs } = callArguments(slot.entry, call, input?.path);
         for await (const item of worker.executeStream(args, kwargs, { signal: call.signal })) {
           if (items) {
-            if (items.length < MAX_CACHED_ITEMS) items.push(item);
+            bytes += (JSON.stringify(item) ?? '').length;
+            if (items.length < MAX_CACHED_ITEMS && bytes <= MAX_CACHED_STREAM_BYTES) items.push(item);
             else items = undefined;
           }
           yield item;

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { asPluginError, type PluginError } from '../core/errors';
 import type { FileInput } from '../core/fileInput';
 import { FOLDER_TYPE, describeAccepted, nothingTakesMessage, pluginsTaking, type RunTarget } from '../core/fileRule';
+import type { CallProgress } from '../core/pluginCall';
 import { isRunnable, type PluginInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
 import { resultsHintOf } from '../core/resultShapes';
@@ -241,7 +242,7 @@ export class RunCommands {
     reporter: RunProgress,
   ): Promise<'done' | 'failed' | 'cancelled'> {
     view.beginFile(target.path);
-    const call = { file: input, signal };
+    const call = { file: input, signal, onProgress: (event: CallProgress) => reporter.call(event) };
     try {
       if (mode === 'stream') {
         for await (const item of this.registry.executeStream(plugin, call)) {

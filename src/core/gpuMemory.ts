@@ -1,7 +1,6 @@
 // GPU memory, from `nvidia-smi` when that program exists: each GPU's total and free memory, and the
 // memory each process uses (--query-compute-apps), so a worker's GPU memory is the sum over its
 // process tree. Without nvidia-smi (no NVIDIA GPU, or no driver) there are no GPU figures at all.
-import { execa } from 'execa';
 
 export interface GpuDevice {
   index: number;
@@ -52,6 +51,8 @@ export class GpuMonitor {
   }
 
   private async query(): Promise<GpuSnapshot | undefined> {
+    // Loaded on first use, like the worker's libraries (dist/vendor): activation and `rpp --help` never pay for it.
+    const { execa } = await import('execa');
     const run = (args: string[]) =>
       execa(this.command, args, { env: this.env, extendEnv: false, timeout: QUERY_TIMEOUT_MS, reject: false, stdin: 'ignore' });
     const [gpus, apps] = await Promise.all([

@@ -219,6 +219,10 @@ export class RunCommands {
     const state = this.registry.get(plugin)?.state;
     const cold = state !== 'ready' && state !== 'busy';
     if (cold) reporter.starting();
+    // A worker that waits for memory says why, in the notification, until it starts.
+    const watching = this.registry.onDidChange((name) => {
+      if (name === plugin) reporter.waitingFor(this.registry.get(plugin)?.waitingFor);
+    });
     try {
       await this.registry.start(plugin);
       const lastError = this.registry.get(plugin)?.lastError;
@@ -229,6 +233,8 @@ export class RunCommands {
       return { mode: choice === 'auto' ? ((await this.registry.streams(plugin)) ? 'stream' : 'execute') : choice, cold };
     } catch (error) {
       return { mode: choice === 'auto' ? 'execute' : choice, failure: asPluginError(plugin, error), cold };
+    } finally {
+      watching.dispose();
     }
   }
 

@@ -63,6 +63,13 @@ export class RunProgress {
     this.show();
   }
 
+  /** While the worker starts: why it does not start yet ("waiting for 4.0 GB of memory; 2.1 GB free"), or undefined. */
+  waitingFor(reason: string | undefined): void {
+    if (reason === this.callNote) return;
+    this.callNote = reason;
+    this.show();
+  }
+
   item(item: unknown): void {
     this.items += 1;
     if (this.cold) {
@@ -110,7 +117,7 @@ export class RunProgress {
 
   private message(): string {
     const elapsed = `${Math.round((performance.now() - this.phaseStarted) / 1000)} s`;
-    if (this.phase.kind === 'starting' || this.cold) return `Starting ${this.plugin}… (first run loads the model) · ${elapsed}`;
+    if (this.phase.kind === 'starting' || this.cold) return [`Starting ${this.plugin}… (first run loads the model)`, this.callNote, elapsed].filter(Boolean).join(' · ');
     const { mode, file, index } = this.phase;
     const count = this.files > 1 ? ` (${index + 1} of ${this.files})` : '';
     const parts = [`${mode === 'stream' ? 'streaming' : 'running'} on ${file}${count}`];

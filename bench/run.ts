@@ -23,6 +23,7 @@ import { PANEL_FIGURES, runPanelBench } from './panel';
 import { python, workerScript } from '../test/helpers/python';
 import { cliIntoPipe, cliIntoPipeFigures, largeBodies, largeBodyFigures, pausedReader, pausedReaderFigure, silentConnections } from './bounds';
 import { activation } from './activation';
+import { batchSection } from './batch';
 import { type BenchContext, type Figure, type Section, median, now, quantile, round, timeCalls } from './figures';
 import { keeperCost } from './keeper';
 import { oneShotCli } from './oneShot';
@@ -426,7 +427,7 @@ const resultsPanel: Section = {
   },
 };
 
-const SECTIONS: Section[] = [coldStart, keeperCost(startWorker), warmExecute, stream, fileInputs, idleMemory, bounds, cjmWorker, oneShotCli, activation, resultsPanel]
+const SECTIONS: Section[] = [coldStart, keeperCost(startWorker), warmExecute, stream, fileInputs, idleMemory, bounds, cjmWorker, batchSection, oneShotCli, activation, resultsPanel]
   .filter((section) => !only || section.title.includes(only))
   .filter((section) => section !== resultsPanel || !process.argv.includes('--no-panel'));
 

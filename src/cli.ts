@@ -7,7 +7,9 @@ import { checkValues, flatFields } from './core/configSchema';
 import { PluginError, asPluginError, messageOf, type PluginErrorKind } from './core/errors';
 import type { RunTarget } from './core/fileRule';
 import { pluginDirsFromEnv } from './core/manifestDiscovery';
-import type { PluginCall, PluginRegistry } from './core/registry';
+import type { CallProgress } from './core/pluginCall';
+import type { PluginCall, PluginRegistry, RegistryOptions } from './core/registry';
+import { runBatchCommand } from './cliBatch';
 
 // undici's HTTP parser is WebAssembly. V8 also recompiles it with its optimizing compiler on a background
 // thread, and a process cannot exit before that compile ends: 0.1-0.2 s added to every `rpp run`, seconds on
@@ -19,21 +21,31 @@ const USAGE = `Usage: rpp <command> [options]
 Commands:
   list [--json]                      plugins with their state and manifest path
   run PLUGIN FILE [options]          initialize, execute on FILE, print the result
+  run PLUGIN FILE... | --dir DIR [--jobs N] [--out results.jsonl] [--resume]
+                                     run on many files through the plugin's queue: one JSON line per
+                                     file as it finishes {"file","ok","result"|"error","ms"[,"cached"]}
   stream PLUGIN FILE [options]       execute_stream on FILE, one JSON line per item as it arrives
                                      (FILE may be a folder for plugins whose file_types has "folder";
                                      a file the plugin does not take is refused, with the reason)
   health PLUGIN | stats PLUGIN | schema PLUGIN
                                      start the worker, print JSON, stop it
+  clear-cache                        remove every stored result (shared with the editor)
 
 Options:
   --plugins-dir DIR    a folder of manifests (repeatable; also RPP_PLUGIN_DIRS; ~/.cjm/plugins always)
   --arg KEY=VALUE      a keyword argument (repeatable; VALUE is parsed as JSON when it is valid JSON)
   --config JSON        configuration passed to initialize() before the call
   --json               print JSON (run: the result on one line; list: the plugins)
+  --dir DIR            run: every file under DIR that the plugin's file_types accept (hidden ones skipped)
+  --jobs N             run: up to N workers of the plugin in parallel (default: its max_instances)
+  --out FILE           run: write the JSON lines to FILE (line by line) instead of stdout
+  --resume             run: skip files with a successful line in --out; run the rest, append to it
+  --no-cache           do not reuse stored results, nor store new ones
   --verbose, -v        also print the worker's log (stderr) to stderr
   --help, -h           this text
 
-Exit codes: 0 success, 1 the plugin raised, 2 usage or manifest error, 3 the worker failed to start or died.`;
+Exit codes: 0 success, 1 the plugin raised (for many files: any file failed), 2 usage or manifest error,
+3 the worker failed to start or died.`;
 
 /** The shell's code for a process ended by Ctrl-C (128 + SIGINT). */
 const INTERRUPTED = 130;
@@ -60,6 +72,11 @@ interface Options {
   config?: Record<string, unknown>;
   json: boolean;
   verbose: boolean;
+  dir?: string;
+  jobs?: number;
+  out?: string;
+  resume: boolean;
+  noCache: boolean;
 }
 
 function usageError(message: string): PluginError {
@@ -76,6 +93,11 @@ function parseOptions(argv: string[]): Options | 'help' {
       config: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
+      dir: { type: 'string' },
+      jobs: { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      'no-cache': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -89,7 +111,23 @@ function parseOptions(argv: string[]): Options | 'help' {
     config: values.config === undefined ? undefined : parseConfig(values.config),
     json: values.json,
     verbose: values.verbose,
+    dir: values.dir,
+    jobs: values.jobs === undefined ? undefined : parseJobs(values.jobs),
+    out: values.out,
+    resume: values.resume,
+    noCache: values['no-cache'],
   };
+}
+
+function parseJobs(text: string): number {
+  const jobs = Number(text);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw usageError(`--jobs takes a whole number from 1 to 64, got "${text}".`);
+  return jobs;
+}
+
+/** Many files (several FILEs, --dir, --out, --resume, --jobs) run as a batch; one FILE alone prints its result. */
+function isBatch(options: Options): boolean {
+  return options.command === 'run' && (options.positionals.length > 2 || options.dir !== undefined || options.out !== undefined || options.resume || options.jobs !== undefined);
 }
 
 function parseKeyValue(pair: string): [string, unknown] {
@@ -160,22 +198,30 @@ async function list(registry: PluginRegistry, options: Options): Promise<number>
 }
 
 async function runOnFile(registry: PluginRegistry, options: Options, signal: AbortSignal, stream: boolean): Promise<number> {
+  if (!stream && isBatch(options)) return runOnFiles(registry, options, signal);
   const [plugin, file] = requirePositionals(options, ['PLUGIN', 'FILE']);
   const target = await runTarget(file);
   // An unknown plugin is reported first (refusal() throws for it), then a file it does not take, then a missing file.
   const refused = registry.refusal(plugin, target);
   if (refused) throw new PluginError('usage', refused, { plugin });
   if (!target.exists) throw new PluginError('usage', `${target.path} does not exist. Check the path.`, { plugin });
-  const call: PluginCall = { file: { path: target.path }, kwargs: options.kwargs, signal };
+  let cached: number | undefined;
+  const onProgress = (progress: CallProgress) => {
+    if (progress.kind === 'cached') cached = progress.savedMs;
+    if (progress.kind === 'waiting') process.stderr.write(`rpp: ${plugin}: ${progress.reason}\n`);
+  };
+  const call: PluginCall = { file: { path: target.path }, kwargs: options.kwargs, signal, onProgress };
   if (options.config) await configure(registry, plugin, options.config);
   if (stream) {
     for await (const item of registry.executeStream(plugin, call)) {
       const full = write(JSON.stringify(item) + '\n');
       if (full) await full; // only a full pipe costs an await: a stream may have a million items
     }
+    if (cached !== undefined) noteCached(cached);
     return 0;
   }
   const result = await registry.execute(plugin, call);
+  if (cached !== undefined) noteCached(cached);
   if (options.json) await printJson(result, false);
   else if (typeof result === 'string') await write(result.endsWith('\n') ? result : `${result}\n`);
   else await printJson(result, true);
@@ -197,12 +243,37 @@ async function runTarget(file: string): Promise<RunTarget & { exists: boolean }>
   return { path: absolute, isFolder: stats?.isDirectory() ?? false, exists: stats !== undefined };
 }
 
+/** A cached result is marked on stderr, so that stdout stays the plugin's own output. */
+function noteCached(savedMs: number): void {
+  process.stderr.write(`rpp: result from the cache (it took ${(savedMs / 1000).toFixed(2)} s when it ran; --no-cache runs it again)\n`);
+}
+
+async function runOnFiles(registry: PluginRegistry, options: Options, signal: AbortSignal): Promise<number> {
+  const [plugin, ...files] = options.positionals;
+  if (plugin === undefined) throw usageError('"rpp run" takes PLUGIN FILE... or PLUGIN --dir DIR.');
+  if (options.config) await configure(registry, plugin, options.config);
+  const command = { plugin, files, dir: options.dir, out: options.out, resume: options.resume, kwargs: options.kwargs, cache: !options.noCache };
+  return runBatchCommand(registry, command, signal, (kind) => EXIT_CODES[kind]);
+}
+
+async function clearCache(registry: PluginRegistry): Promise<number> {
+  const freed = await registry.clearCache();
+  await write(`Removed ${freed.entries} stored ${freed.entries === 1 ? 'result' : 'results'} (${Math.ceil(freed.bytes / 1024)} KB).\n`);
+  return 0;
+}
+
 async function query(registry: PluginRegistry, options: Options): Promise<number> {
   const [plugin] = requirePositionals(options, ['PLUGIN']);
   await registry.start(plugin);
   const ask = { health: () => registry.health(plugin), stats: () => registry.stats(plugin), schema: () => registry.configSchema(plugin) }[options.command];
   await printJson(await ask?.(), true);
   return 0;
+}
+
+/** --no-cache, and --jobs as the plugin's max instances for this run. */
+function batchRegistryOptions(options: Options): Partial<RegistryOptions> {
+  const plugin = options.positionals[0];
+  return { cache: !options.noCache, ...(options.jobs !== undefined && plugin !== undefined ? { maxInstances: { [plugin]: options.jobs } } : {}) };
 }
 
 function reportError(thrown: unknown): number {
@@ -230,6 +301,7 @@ async function main(argv: string[]): Promise<number> {
     health: query,
     stats: query,
     schema: query,
+    'clear-cache': clearCache,
   };
   const command = commands[options.command];
   if (!command) return reportError(usageError(`Unknown command "${options.command}".`));
@@ -237,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
   // Loaded only for a command: `rpp --help` and usage errors never load the registry (nor, through it, the
   // libraries that start and call workers, which load when a worker starts).
   const { PluginRegistry } = await import('./core/registry');
-  const registry = await PluginRegistry.create({ pluginDirs: options.pluginDirs, watch: false, idleTimeoutMs: 0 });
+  const registry = await PluginRegistry.create({ pluginDirs: options.pluginDirs, watch: false, idleTimeoutMs: 0, ...batchRegistryOptions(options) });
   if (options.verbose) registry.onLog((e) => process.stderr.write(`[${e.plugin}] ${e.message}\n`));
   const abort = new AbortController();
   // Ctrl-C: cancel the call in the worker, stop every worker, then exit with the conventional 130.

@@ -73,6 +73,11 @@ export function pluginsTaking<T extends FileTaker>(plugins: readonly T[], target
   return plugins.filter((plugin) => targets.every((target) => takes(plugin.fileTypes, target).takes));
 }
 
+/** Among these files, the ones the plugin takes, in the order given (a batch over a folder or a selection). */
+export function filesTaken(plugin: FileTaker, files: readonly string[]): string[] {
+  return files.filter((file) => takes(plugin.fileTypes, { path: file, isFolder: false }).takes);
+}
+
 /**
  * Says why no plugin was offered: which input was rejected and which plugins take what, so the user
  * knows whether to pick another file or to add the type to a plugin's `file_types`.

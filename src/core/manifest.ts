@@ -28,6 +28,19 @@ export interface Manifest {
   startup_timeout_s?: number;
   /** Which worker to launch: the bundled one (default) or the seed's `cjm_plugin_system` worker. */
   worker?: 'rpp' | 'cjm';
+  /** How many workers of this plugin may run in parallel (default 1; a setting may override it). */
+  max_instances?: number;
+  /** What one worker needs to start; the measured use replaces it once known. */
+  resources?: ManifestResources;
+  /** false: never cache this plugin's results (a non-deterministic plugin). Default true. */
+  cache?: boolean;
+  [unknownField: string]: unknown;
+}
+
+/** A manifest's `resources`: megabytes one worker needs; other keys are kept as they are. */
+export interface ManifestResources {
+  memory_mb?: number;
+  gpu_memory_mb?: number;
   [unknownField: string]: unknown;
 }
 
@@ -210,6 +223,7 @@ function checkFields(raw: Record<string, unknown>, findings: Finding[]): Partial
     const seconds = checkSeconds(field, raw[field], findings);
     if (seconds !== undefined) fields[field] = seconds;
   }
+  Object.assign(fields, checkSchedulingFields(raw, findings));
   return stripUndefined(fields);
 }
 
@@ -332,6 +346,42 @@ function checkSeconds(field: string, value: unknown, findings: Finding[]): numbe
     return undefined;
   }
   return value;
+}
+
+/** Upper bound of max_instances: more workers than this is certainly a typo (and would exhaust the machine). */
+export const MAX_INSTANCES_LIMIT = 64;
+
+/** `max_instances`, `resources` and `cache`: how the queue, the admission and the result cache treat the plugin. */
+function checkSchedulingFields(raw: Record<string, unknown>, findings: Finding[]): Pick<Manifest, 'max_instances' | 'resources' | 'cache'> {
+  const fields: Pick<Manifest, 'max_instances' | 'resources' | 'cache'> = {};
+  const instances = raw.max_instances;
+  if (instances !== undefined) {
+    if (typeof instances === 'number' && Number.isInteger(instances) && instances >= 1 && instances <= MAX_INSTANCES_LIMIT) fields.max_instances = instances;
+    else findings.push({ field: 'max_instances', text: `"max_instances" must be a whole number from 1 to ${MAX_INSTANCES_LIMIT} (how many workers may run in parallel), found ${describe(instances)}. Write e.g. 2, or remove it for 1.` });
+  }
+  const resources = checkResources(raw.resources, findings);
+  if (resources !== undefined) fields.resources = resources;
+  if (raw.cache !== undefined) {
+    if (typeof raw.cache === 'boolean') fields.cache = raw.cache;
+    else findings.push({ field: 'cache', text: `"cache" must be true or false (false: never reuse this plugin's results), found ${describe(raw.cache)}.` });
+  }
+  return fields;
+}
+
+function checkResources(value: unknown, findings: Finding[]): ManifestResources | undefined {
+  if (value === undefined) return undefined;
+  if (!isPlainObject(value)) {
+    findings.push({ field: 'resources', text: `"resources" must be an object such as {"memory_mb": 4000, "gpu_memory_mb": 6000}, found ${describe(value)}.` });
+    return undefined;
+  }
+  let valid = true;
+  for (const key of ['memory_mb', 'gpu_memory_mb'] as const) {
+    const amount = value[key];
+    if (amount === undefined || (typeof amount === 'number' && Number.isFinite(amount) && amount >= 0)) continue;
+    findings.push({ field: `resources.${key}`, text: `"resources.${key}" must be a number of megabytes (0 or more), found ${describe(amount)}. Write e.g. 4000.` });
+    valid = false;
+  }
+  return valid ? { ...value } : undefined;
 }
 
 /**

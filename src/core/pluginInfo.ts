@@ -27,6 +27,25 @@ export interface PluginInfo {
   /** Calls currently running. */
   running: number;
   fileTypes: string[]; // [] = any file; may hold "folder" (see fileRule.ts)
+  /** Calls waiting in the plugin's queue for a worker. */
+  queued: number;
+  /** How many workers may run in parallel (the manifest's max_instances, or the setting's override). */
+  maxInstances: number;
+  /** The running workers, oldest first. */
+  workers: WorkerInfo[];
+  /** Why no (further) worker starts yet, e.g. "waiting for 4.0 GB of memory; 2.1 GB free". */
+  waitingFor?: string;
+}
+
+/** One running worker of a plugin, as the tree shows it. */
+export interface WorkerInfo {
+  pid: number;
+  busy: boolean;
+  startedAt: number; // ms epoch
+  /** Memory of the worker's process tree when last measured. */
+  memoryBytes?: number;
+  /** GPU memory of the worker's process tree (only when nvidia-smi exists). */
+  gpuMemoryBytes?: number;
 }
 
 /** A plugin whose last start or run went wrong: pickers list it after the others until it runs again. */

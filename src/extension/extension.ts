@@ -7,6 +7,8 @@ import type { Interpreter } from '../core/interpreterDiscovery';
 import type { SkeletonOptions } from '../core/pluginSkeleton';
 import { isRunnable } from '../core/pluginInfo';
 import { PluginRegistry } from '../core/registry';
+import { BatchCommand, type BatchOptions } from './batchCommand';
+import { clearResultCache } from './clearCache';
 import { RunHistory } from '../core/runHistory';
 import { HISTORY_SETTINGS, historyLimits } from './historySettings';
 import { ConfigureCommand } from './configureCommand';
@@ -39,6 +41,8 @@ export interface RemotePluginProxyApi {
   /** The run history (in the extension's global storage) and what is done with it. */
   readonly history: RunHistory;
   readonly runHistory: RunHistoryCommands;
+  /** "Run Plugin on Files…": its latest table, for the extension-host tests. */
+  readonly batches: BatchCommand;
   /** How long activate() took, in milliseconds (also written to the "Remote Plugin Proxy" log). */
   readonly activationMs: number;
 }
@@ -88,6 +92,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
   const problems = new ManifestProblems(current);
   const lifecycle = new PluginCommands(current, pick, errors, logs, log, problems);
   const configure = new ConfigureCommand(current, pick, errors);
+  const batches = new BatchCommand(current, pick, context.extensionUri);
+  context.subscriptions.push(logs, poller, tree, treeView, status);
   context.subscriptions.push(logs, poller, tree, treeView, status, problems);
 
   const onRegistryChange = (plugin: string | undefined) => {
@@ -144,6 +150,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
     deleteRun: (node, selected) => historyCommands.delete(node, selected),
     clearHistory: () => historyCommands.clear(),
     compareRuns: (node, selected) => historyCommands.compare(node, selected),
+    runOnFiles: (uri, uris, options) => batches.run(uri, uris, options as BatchOptions | undefined),
+    clearCache: () => clearResultCache(current),
   };
   for (const [name, handler] of Object.entries(commands)) {
     context.subscriptions.push(vscode.commands.registerCommand(`remotePluginProxy.${name}`, handler));
@@ -151,7 +159,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
 
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms; ${current.list().length} plugins from ${current.pluginDirs.join(', ')}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}.`);
-  return { registry: current, tree, status, runs, interpreters: findInterpreters, history: runHistory, runHistory: historyCommands, activationMs };
+  return { registry: current, tree, status, runs, interpreters: findInterpreters, history: runHistory, runHistory: historyCommands, batches, activationMs };
 }
 
 /** VS Code waits for this promise (up to 5 s): every worker gets /cleanup, SIGTERM, then SIGKILL. */

@@ -2,7 +2,8 @@
 // figures as child rows when expanded. It only translates the registry's state into TreeItems.
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { PluginInfo, PluginState } from '../core/pluginInfo';
+import { formatMemory } from '../core/admission';
+import type { PluginInfo, PluginState, WorkerInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
 import { statsRows, statsSummary, type WorkerStats } from '../core/workerStats';
 import type { StatsPoller } from './statsPoller';
@@ -10,6 +11,9 @@ import type { StatsPoller } from './statsPoller';
 export type PluginNode = { kind: 'plugin'; name: string };
 type StatNode = { kind: 'stat'; plugin: string; label: string; value: string };
 export type PluginTreeNode = PluginNode | StatNode;
+
+/** At most this many redraws a second: enough to watch a queue move, no flood from a fast batch. */
+const REFRESH_INTERVAL_MS = 100;
 
 const STATE_ICONS: Record<PluginState, vscode.ThemeIcon> = {
   stopped: new vscode.ThemeIcon('circle-large-outline', new vscode.ThemeColor('disabledForeground')),
@@ -23,6 +27,8 @@ const STATE_ICONS: Record<PluginState, vscode.ThemeIcon> = {
 
 export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<PluginTreeNode | undefined>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private lastRefresh = 0;
   readonly onDidChangeTreeData = this.changed.event;
 
   constructor(
@@ -30,8 +36,15 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
     private readonly stats: StatsPoller,
   ) {}
 
+  /** Redraws the tree; a batch changes the counts many times a second, so redraws are spaced out. */
   refresh(): void {
-    this.changed.fire(undefined);
+    if (this.refreshTimer) return;
+    const wait = Math.max(0, this.lastRefresh + REFRESH_INTERVAL_MS - Date.now());
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.lastRefresh = Date.now();
+      this.changed.fire(undefined);
+    }, wait);
   }
 
   getChildren(node?: PluginTreeNode): PluginTreeNode[] {
@@ -43,7 +56,8 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
     }
     if (node.kind === 'stat') return [];
     const stats = this.stats.get(node.name);
-    return stats ? statRows(node.name, stats) : [];
+    const plugin = this.registry.get(node.name);
+    return stats && plugin ? statRows(plugin, stats) : [];
   }
 
   getTreeItem(node: PluginTreeNode): vscode.TreeItem {
@@ -58,6 +72,7 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
   }
 
   dispose(): void {
+    clearTimeout(this.refreshTimer);
     this.changed.dispose();
   }
 
@@ -78,18 +93,42 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
   }
 }
 
-/** "1.0.0 · ready · 412 MB · 3% CPU", the reason of a failed start, or the error of a broken plugin (the tooltip has all of it). */
+/** "1.0.0 · busy · 2 running · 14 queued · 412 MB · 3% CPU", why it waits, the reason of a failed start, or the error of a broken plugin (the tooltip has all of it). */
 function describePlugin(plugin: PluginInfo, stats: WorkerStats | undefined): string {
   if (plugin.state === 'broken') return `broken · ${firstLine(withShortPath(plugin.lastError?.message ?? 'invalid manifest', plugin.manifestPath))}`;
   if (plugin.state === 'failed') return [plugin.version, 'failed', firstLine(startFailure(plugin))].filter(Boolean).join(' · ');
-  const parts = [plugin.version, plugin.state];
-  if (plugin.running > 1) parts.push(`${plugin.running} calls`);
-  if (stats) parts.push(...statsSummary(stats));
+  const parts = [plugin.version, plugin.state, ...queueParts(plugin)];
+  if (plugin.waitingFor) parts.push(plugin.waitingFor);
+  if (plugin.workers.length > 1) {
+    const total = plugin.workers.reduce((sum, worker) => sum + (worker.memoryBytes ?? 0), 0);
+    parts.push(`${plugin.workers.length} workers`, ...(total > 0 ? [formatMemory(total)] : []));
+  } else if (stats) {
+    parts.push(...statsSummary(stats));
+  }
   return parts.filter(Boolean).join(' · ');
 }
 
-function statRows(plugin: string, stats: WorkerStats): StatNode[] {
-  return statsRows(stats).map(([label, value]) => ({ kind: 'stat', plugin, label, value }));
+/** "2 running · 14 queued" once more than one call is in play; a lone call is just "busy". */
+function queueParts(plugin: PluginInfo): string[] {
+  if (plugin.running <= 1 && plugin.queued === 0) return [];
+  return [`${plugin.running} running`, ...(plugin.queued > 0 ? [`${plugin.queued} queued`] : [])];
+}
+
+function statRows(plugin: PluginInfo, stats: WorkerStats): StatNode[] {
+  const rows = statsRows(stats);
+  const single = plugin.workers.length === 1 ? plugin.workers[0] : undefined;
+  if (single?.gpuMemoryBytes !== undefined) rows.push(['GPU memory', formatMemory(single.gpuMemoryBytes)]);
+  // Several workers: one row each, with what it is doing and what it holds.
+  if (plugin.workers.length > 1) rows.push(...plugin.workers.map((worker): [string, string] => [`Worker ${worker.pid}`, describeWorker(worker)]));
+  return rows.map(([label, value]) => ({ kind: 'stat', plugin: plugin.name, label, value }));
+}
+
+/** "busy · 412 MB · GPU 1.2 GB" */
+function describeWorker(worker: WorkerInfo): string {
+  const parts = [worker.busy ? 'busy' : 'idle'];
+  if (worker.memoryBytes !== undefined) parts.push(formatMemory(worker.memoryBytes));
+  if (worker.gpuMemoryBytes !== undefined) parts.push(`GPU ${formatMemory(worker.gpuMemoryBytes)}`);
+  return parts.join(' · ');
 }
 
 function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.MarkdownString {
@@ -103,6 +142,9 @@ function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.Mar
     ['Class', manifest ? `${manifest.module}.${manifest.class}` : undefined],
     ['Files', plugin.fileTypes.length > 0 ? plugin.fileTypes.join(' ') : manifest ? 'any' : undefined],
     ...(stats ? statsRows(stats) : [['PID', plugin.pid?.toString()] as [string, string | undefined]]),
+    ['Workers', plugin.maxInstances > 1 || plugin.workers.length > 1 ? `${plugin.workers.length} of at most ${plugin.maxInstances}` : undefined],
+    ['Queue', plugin.queued > 0 ? `${plugin.queued} waiting` : undefined],
+    ['Waiting', plugin.waitingFor],
   ];
   for (const [label, value] of rows) if (value !== undefined) md.appendMarkdown(`${label}: \`${value.replace(/`/g, "'")}\`  \n`);
   appendProblems(md, plugin);

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { asPluginError, type PluginError } from '../core/errors';
 import type { FileInput } from '../core/fileInput';
 import { FOLDER_TYPE, describeAccepted, nothingTakesMessage, pluginsTaking, type RunTarget } from '../core/fileRule';
+import type { CallProgress } from '../core/pluginCall';
 import { isRunnable, type PluginInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
 import { resultsHintOf } from '../core/resultShapes';
@@ -218,6 +219,10 @@ export class RunCommands {
     const state = this.registry.get(plugin)?.state;
     const cold = state !== 'ready' && state !== 'busy';
     if (cold) reporter.starting();
+    // A worker that waits for memory says why, in the notification, until it starts.
+    const watching = this.registry.onDidChange((name) => {
+      if (name === plugin) reporter.waitingFor(this.registry.get(plugin)?.waitingFor);
+    });
     try {
       await this.registry.start(plugin);
       const lastError = this.registry.get(plugin)?.lastError;
@@ -228,6 +233,8 @@ export class RunCommands {
       return { mode: choice === 'auto' ? ((await this.registry.streams(plugin)) ? 'stream' : 'execute') : choice, cold };
     } catch (error) {
       return { mode: choice === 'auto' ? 'execute' : choice, failure: asPluginError(plugin, error), cold };
+    } finally {
+      watching.dispose();
     }
   }
 
@@ -241,7 +248,7 @@ export class RunCommands {
     reporter: RunProgress,
   ): Promise<'done' | 'failed' | 'cancelled'> {
     view.beginFile(target.path);
-    const call = { file: input, signal };
+    const call = { file: input, signal, onProgress: (event: CallProgress) => reporter.call(event) };
     try {
       if (mode === 'stream') {
         for await (const item of this.registry.executeStream(plugin, call)) {

@@ -1,8 +1,10 @@
 // The progress notification of one run: "Starting <plugin>… (first run loads the model)" with the
-// elapsed time until the first item arrives, then what runs on which file with the item count, and a
-// percentage when the plugin reports progress (a `progress` field in items, or /progress, polled).
+// elapsed time until the first item arrives, then what runs on which file with the item count, where its
+// call waits (its place in the plugin's queue, the memory it waits for) or that its result came from the
+// cache, and a percentage when the plugin reports progress (a `progress` field in items, or /progress, polled).
 import path from 'node:path';
 import type * as vscode from 'vscode';
+import type { CallProgress } from '../core/pluginCall';
 import { itemProgress, overallFraction, type ProgressReport } from '../core/progress';
 import type { RunMode } from './resultsView';
 
@@ -17,6 +19,8 @@ export class RunProgress {
   private items = 0;
   private fraction = 0;
   private note: string | undefined;
+  /** Where the file's call is before it runs (queue, memory), or that its result came from the cache. */
+  private callNote: string | undefined;
   /** Percent already given to VS Code, which adds up increments. */
   private reportedPercent = 0;
   private readonly ticker: NodeJS.Timeout;
@@ -46,9 +50,23 @@ export class RunProgress {
     this.phase = { kind: 'running', mode, file: path.basename(filePath), index };
     this.fraction = 0;
     this.note = undefined;
+    this.callNote = undefined;
     if (!this.cold) this.phaseStarted = performance.now();
     clearInterval(this.poller);
     this.poller = setInterval(() => void this.poll().then((report) => report && this.reported(report), () => undefined), POLL_MS);
+    this.show();
+  }
+
+  /** The call of the current file moved: queued, waiting for memory, started, or answered from the cache. */
+  call(event: CallProgress): void {
+    this.callNote = describeCall(event);
+    this.show();
+  }
+
+  /** While the worker starts: why it does not start yet ("waiting for 4.0 GB of memory; 2.1 GB free"), or undefined. */
+  waitingFor(reason: string | undefined): void {
+    if (reason === this.callNote) return;
+    this.callNote = reason;
     this.show();
   }
 
@@ -99,14 +117,29 @@ export class RunProgress {
 
   private message(): string {
     const elapsed = `${Math.round((performance.now() - this.phaseStarted) / 1000)} s`;
-    if (this.phase.kind === 'starting' || this.cold) return `Starting ${this.plugin}… (first run loads the model) · ${elapsed}`;
+    if (this.phase.kind === 'starting' || this.cold) return [`Starting ${this.plugin}… (first run loads the model)`, this.callNote, elapsed].filter(Boolean).join(' · ');
     const { mode, file, index } = this.phase;
     const count = this.files > 1 ? ` (${index + 1} of ${this.files})` : '';
     const parts = [`${mode === 'stream' ? 'streaming' : 'running'} on ${file}${count}`];
     if (mode === 'stream') parts.push(`${this.items} item${this.items === 1 ? '' : 's'}`);
     if (this.fraction > 0) parts.push(`${Math.floor(this.fraction * 100)}%`);
+    if (this.callNote) parts.push(this.callNote);
     if (this.note) parts.push(this.note);
     parts.push(elapsed);
     return parts.join(' · ');
+  }
+}
+
+/** Where a call is, in the notification's words: its place in the queue, why it waits, or "cached". */
+function describeCall(event: CallProgress): string | undefined {
+  switch (event.kind) {
+    case 'queued':
+      return event.position > 1 ? `waiting in the queue: ${event.position} of ${event.length}` : 'next in the queue';
+    case 'waiting':
+      return event.reason;
+    case 'cached':
+      return 'result from the cache';
+    case 'started':
+      return undefined;
   }
 }

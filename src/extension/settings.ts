@@ -18,6 +18,13 @@ export interface Settings {
   resultsTarget: ResultsTarget;
   maxRestarts: number;
   cancelGraceSeconds: number;
+  /** Per plugin, how many workers may run in parallel (over the manifest's max_instances). */
+  maxInstances: Record<string, number>;
+  /** What all workers together may use, in MB; 0: the machine's available memory only. */
+  memoryBudgetMb: number;
+  evictIdleWorkers: boolean;
+  useCache: boolean;
+  cacheSizeMb: number;
 }
 
 export function readSettings(): Settings {
@@ -30,7 +37,17 @@ export function readSettings(): Settings {
     resultsTarget: config.get<ResultsTarget>('resultsTarget', 'webview') === 'output' ? 'output' : 'webview',
     maxRestarts: config.get<number>('maxRestarts', 4),
     cancelGraceSeconds: config.get<number>('cancelGraceSeconds', 3),
+    maxInstances: validInstances(config.get<Record<string, unknown>>('maxInstances', {})),
+    memoryBudgetMb: Math.max(0, config.get<number>('memoryBudgetMb', 0)),
+    evictIdleWorkers: config.get<boolean>('evictIdleWorkers', true),
+    useCache: config.get<boolean>('useCache', true),
+    cacheSizeMb: Math.max(0, config.get<number>('cacheSizeMb', 1024)),
   };
+}
+
+/** Only whole numbers from 1 count; anything else in the object is ignored (the schema already warns). */
+function validInstances(value: Record<string, unknown>): Record<string, number> {
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, number] => Number.isInteger(entry[1]) && (entry[1] as number) >= 1));
 }
 
 /** Every folder the registry should read manifests from, besides ~/.cjm/plugins. */
@@ -56,6 +73,11 @@ export function registryOptions(settings: Settings): Omit<RegistryOptions, 'conf
     startupTimeoutMs: settings.startupTimeoutSeconds * 1000,
     maxRestarts: settings.maxRestarts,
     cancelGraceMs: settings.cancelGraceSeconds * 1000,
+    maxInstances: settings.maxInstances,
+    memoryBudgetMb: settings.memoryBudgetMb,
+    evictIdleWorkers: settings.evictIdleWorkers,
+    cache: settings.useCache,
+    cacheMaxMb: settings.cacheSizeMb,
   };
 }
 
@@ -93,7 +115,7 @@ function resolveFolderSetting(folder: string): string {
 
 /** True when a configuration change concerns the registry (not only the results target or stats interval). */
 export function affectsRegistry(event: vscode.ConfigurationChangeEvent): boolean {
-  return ['pluginDirs', 'idleTimeoutMinutes', 'startupTimeoutSeconds', 'maxRestarts', 'cancelGraceSeconds'].some((key) =>
+  return ['pluginDirs', 'idleTimeoutMinutes', 'startupTimeoutSeconds', 'maxRestarts', 'cancelGraceSeconds', 'maxInstances', 'memoryBudgetMb', 'evictIdleWorkers', 'useCache', 'cacheSizeMb'].some((key) =>
     event.affectsConfiguration(`${SECTION}.${key}`),
   );
 }

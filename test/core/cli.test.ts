@@ -252,7 +252,8 @@ describe('rpp run and the file rule (the shared cases of test/helpers/fileRuleCa
     for (const { input } of RULE_CASES) {
       const file = path.join(rules, 'inputs', input);
       if (isFolderInput(input)) await mkdir(file, { recursive: true });
-      else await writeFile(file, 'x');
+      // Each its own content: the result cache keys a result by the file's content, and these plugins echo the path.
+      else await writeFile(file, input);
     }
   });
 

@@ -32,7 +32,7 @@ test('draft-07, the four required fields, unknown fields allowed, every field de
   assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
   assert.deepEqual(schema.required, ['name', 'python_path', 'module', 'class']);
   assert.equal(schema.additionalProperties, true);
-  assert.deepEqual(Object.keys(schema.properties).sort(), ['class', 'description', 'env_vars', 'file_arg', 'file_types', 'idle_timeout_s', 'module', 'name', 'python_path', 'results', 'startup_timeout_s', 'version', 'worker']);
+  assert.deepEqual(Object.keys(schema.properties).sort(), ['cache', 'class', 'description', 'env_vars', 'file_arg', 'file_types', 'idle_timeout_s', 'max_instances', 'module', 'name', 'python_path', 'resources', 'results', 'startup_timeout_s', 'version', 'worker']);
   for (const [field, property] of Object.entries(schema.properties)) {
     assert.ok(property.description && property.description.length > 20, `${field} has a description`);
     assert.ok(property.markdownDescription && property.markdownDescription.length > 20, `${field} has a markdownDescription`);
@@ -52,4 +52,10 @@ test('ajv (draft-07) accepts the good samples and rejects the broken field sampl
   assert.equal(validate({ name: 'a', python_path: 'p', module: 'm', class: 'C', env_vars: { A: 1 } }), false, 'env_vars values are strings');
   assert.equal(validate({ name: 'a', python_path: 'p', module: 'm', class: 'C', idle_timeout_s: 0 }), false, 'timeouts are positive');
   assert.equal(validate({ name: 'a', python_path: 'p', module: 'm', class: 'C', anything: [1] }), true, 'unknown fields are allowed');
+  const scheduling = { name: 'a', python_path: 'p', module: 'm', class: 'C', max_instances: 2, resources: { memory_mb: 4000, gpu_memory_mb: 6000 }, cache: false };
+  assert.equal(validate(scheduling), true, `max_instances, resources and cache: ${ajv.errorsText(validate.errors)}`);
+  assert.equal(validate({ ...scheduling, max_instances: 0 }), false, 'max_instances is at least 1');
+  assert.equal(validate({ ...scheduling, max_instances: 1.5 }), false, 'max_instances is whole');
+  assert.equal(validate({ ...scheduling, resources: { memory_mb: -1 } }), false, 'resources are not negative');
+  assert.equal(validate({ ...scheduling, cache: 'no' }), false, 'cache is a boolean');
 });

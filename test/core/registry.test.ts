@@ -22,7 +22,8 @@ async function writeManifest(file: string, fields: Record<string, unknown>): Pro
 }
 
 async function open(options: Partial<RegistryOptions> = {}): Promise<PluginRegistry> {
-  registry = await PluginRegistry.create({ pluginDirs: [dir], includeDefaultDir: false, watch: false, ...options });
+  // storageDir: this test's own result cache and measured use, not the user's.
+  registry = await PluginRegistry.create({ pluginDirs: [dir], includeDefaultDir: false, watch: false, storageDir: path.join(dir, 'storage'), ...options });
   return registry;
 }
 

@@ -46,7 +46,8 @@ export async function makePluginFolder(specs: PluginSpec[]): Promise<PluginFolde
 }
 
 export function openRegistry(folder: PluginFolder, options: Partial<RegistryOptions> = {}): Promise<PluginRegistry> {
-  return PluginRegistry.create({ pluginDirs: [folder.dir], includeDefaultDir: false, watch: false, ...options });
+  // storageDir: the result cache and measured use of this folder's plugins, not the user's.
+  return PluginRegistry.create({ pluginDirs: [folder.dir], includeDefaultDir: false, watch: false, storageDir: path.join(folder.dir, 'storage'), ...options });
 }
 
 export interface MarkedProcess {

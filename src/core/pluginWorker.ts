@@ -47,6 +47,11 @@ export const DEFAULT_CANCEL_GRACE_MS = 3000;
 /** A failed request waits this long for the exit event, to report a crash rather than a socket error. */
 const CRASH_CONFIRM_MS = 1000;
 /**
+ * After a worker exits, what it sent before dying is still read for this long: the kernel closes its
+ * socket at once, but a child that inherited the socket could hold it open for ever.
+ */
+const EXIT_DRAIN_MS = 500;
+/**
  * Both kinds of worker are driven over keep-alive connections. For cjm's worker that was measured:
  * against test/fixtures/cjm_plugin_system (FastAPI on uvicorn, whose asyncio transports set
  * TCP_NODELAY) a reused connection answers a warm /execute faster than a new connection per call,
@@ -84,6 +89,8 @@ export class PluginWorker {
   private readonly cancelGraceMs: number;
   /** Pending requests that must fail at once when the process exits. */
   private readonly exitListeners = new Set<(exit: WorkerExit) => void>();
+  /** When the process exited (performance clock): reading what it sent before ends EXIT_DRAIN_MS later. */
+  private exitedAt = 0;
 
   private constructor(options: WorkerStartOptions, launched: LaunchedWorker, PoolClass: typeof Pool) {
     this.name = options.manifest.name;
@@ -212,6 +219,7 @@ export class PluginWorker {
   }
 
   private onExit(end: { code: number | null; signal: string | null }): WorkerExit {
+    this.exitedAt = performance.now();
     this.exit = { ...end, stderrTail: this.launched.tail.text(), expected: this.stopping, restart: this.restartWanted };
     for (const listener of this.exitListeners) listener(this.exit);
     this.exitListeners.clear();
@@ -410,19 +418,29 @@ export class PluginWorker {
     return ticket;
   }
 
-  /** Races a request step against the process exit, so a crash fails the call at once. */
+  /**
+   * Races a request step against the process exit, so a crash fails the call within EXIT_DRAIN_MS. Until
+   * then the step may still complete: what the worker sent before it died is in the socket, and is read.
+   */
   private untilExit<T>(step: Promise<T>): Promise<T> {
-    if (this.exit) return Promise.reject(this.exitError(this.exit));
     return new Promise<T>((resolve, reject) => {
-      const onExit = (exit: WorkerExit): void => reject(this.exitError(exit));
-      this.exitListeners.add(onExit);
+      let timer: NodeJS.Timeout | undefined;
+      const onExit = (exit: WorkerExit): void => {
+        timer = setTimeout(() => reject(this.exitError(exit)), Math.max(0, this.exitedAt + EXIT_DRAIN_MS - performance.now()));
+      };
+      if (this.exit) onExit(this.exit);
+      else this.exitListeners.add(onExit);
+      const settled = (): void => {
+        this.exitListeners.delete(onExit);
+        clearTimeout(timer);
+      };
       step.then(
         (value) => {
-          this.exitListeners.delete(onExit);
+          settled();
           resolve(value);
         },
         (error: unknown) => {
-          this.exitListeners.delete(onExit);
+          settled();
           reject(error);
         },
       );

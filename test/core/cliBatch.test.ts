@@ -9,7 +9,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fixturePlugins, projectRoot, python } from '../helpers/python';
 
-const cli = path.join(projectRoot, 'dist', 'cli.js');
+/**
+ * `rpp` bundled by esbuild.mjs into a folder of this test's own (cli.test.ts rebuilds dist/ meanwhile),
+ * inside the project, where the bundle finds worker/ as the installed one does.
+ */
+const bundleDir = path.join(projectRoot, 'node_modules', '.cache', `rpp-cli-batch-${process.pid}`);
+const cli = path.join(bundleDir, 'cli.js');
 let dir: string;
 
 interface Line {
@@ -45,7 +50,7 @@ function rpp(args: string[]): Promise<{ code: number | null; stdout: string; std
 const lines = (text: string): Line[] => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Line);
 
 before(async () => {
-  execFileSync(process.execPath, ['esbuild.mjs', '--only=cli'], { cwd: projectRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, ['esbuild.mjs', '--only=cli', `--outdir=${bundleDir}`], { cwd: projectRoot, stdio: ['ignore', 'ignore', 'inherit'] });
   dir = await mkdtemp(path.join(os.tmpdir(), 'rpp-cli-batch-'));
   await mkdir(path.join(dir, 'plugins'));
   const manifest = { name: 'reader', version: '1.0.0', python_path: python, module: 'batch_plugin', class: 'BatchPlugin', env_vars: { PYTHONPATH: fixturePlugins }, file_types: ['.txt'], resources: { memory_mb: 50 } };
@@ -55,7 +60,10 @@ before(async () => {
   await writeFile(path.join(dir, 'scans', 'broken.txt'), 'FAIL');
   await writeFile(path.join(dir, 'scans', 'photo.jpg'), 'not for this plugin');
 });
-after(() => rm(dir, { recursive: true, force: true }));
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(bundleDir, { recursive: true, force: true });
+});
 
 describe('rpp run on many files', () => {
   test('--dir with one failing file: a line per accepted file, the failure in its line, exit 1', async () => {

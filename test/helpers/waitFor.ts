@@ -55,3 +55,16 @@ function show(value: unknown): string {
     return String(value);
   }
 }
+
+/** `promise`, or "timed out after N s waiting for <what>" once `timeoutMs` has passed. */
+export async function within<T>(promise: Promise<T>, options: { what: string; timeoutMs: number }): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${formatSeconds(options.timeoutMs)} s waiting for ${options.what}`)), options.timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -19,7 +19,8 @@ import { request } from 'undici';
 import { PluginRegistry } from '../../src/core/registry';
 import { PluginWorker } from '../../src/core/pluginWorker';
 import { fixturePlugins, python, workerScript } from '../helpers/python';
-import { figure, killMarked, makePluginFolder, openRegistry, secretOf, sleep, workerPort, type PluginFolder } from './helpers';
+import { secretOf, workerPort } from '../helpers/proc';
+import { figure, killMarked, makePluginFolder, openRegistry, sleep, type PluginFolder } from './helpers';
 
 const encoder = new TextEncoder();
 

@@ -15,7 +15,8 @@ import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import type { PluginRegistry } from '../../src/core/registry';
 import { projectRoot, python } from '../helpers/python';
-import { allPids, eventually, figure, killMarked, listeningSockets, makePluginFolder, openRegistry, readProc, secretOf, sleep, workerPort, type PluginFolder } from './helpers';
+import { allPids, listeningSockets, readProc, secretOf, workerPort } from '../helpers/proc';
+import { eventually, figure, killMarked, makePluginFolder, openRegistry, sleep, type PluginFolder } from './helpers';
 
 let folder: PluginFolder;
 let registry: PluginRegistry;

@@ -1,8 +1,9 @@
-// Bundles the extension (CommonJS, `vscode` external) and the `rpp` CLI into dist/, and the libraries they
-// load on first use into dist/vendor/.
+// Bundles the extension (CommonJS, `vscode` external) and the `rpp` CLI into dist/, the libraries they
+// load on first use into dist/vendor/, and the results webview (a browser script with uPlot and its
+// stylesheet: dist/webview/results.js and results.css).
 // `node esbuild.mjs` builds for development (source maps); `--production` minifies for the .vsix;
-// `--only=cli` (or `--only=extension`) builds one of the two; `--outdir=DIR` writes into DIR instead of
-// dist/ (the bench measures production bundles without touching dist/).
+// `--only=cli` (or `--only=extension`, `--only=webview`) builds one of them; `--outdir=DIR` writes into DIR
+// instead of dist/ (the bench measures production bundles without touching dist/).
 import * as esbuild from 'esbuild';
 
 const option = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -67,7 +68,9 @@ const builds = [
   { ...entry, entryPoints: ['src/extension/extension.ts'], outfile: `${outdir}/extension.js`, plugins: [vscodeOnce, vendorExternal] },
   { ...entry, entryPoints: ['src/cli.ts'], outfile: `${outdir}/cli.js`,
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
-].filter((build) => !only || build.outfile === `${outdir}/${only}.js`);
+  { entryPoints: { results: 'src/webview/main.ts' }, outdir: `${outdir}/webview`, bundle: true, platform: 'browser',
+    format: 'iife', target: 'chrome114', sourcemap: production ? false : 'linked', minify: production, logLevel: 'info' },
+].filter((build) => !only || build.outfile === `${outdir}/${only}.js` || build.outdir === `${outdir}/${only}`);
 // Both entries need the vendored files, so they are built whatever --only says.
 for (const [name, contents] of Object.entries(VENDOR)) {
   builds.push({ ...common, stdin: { contents, resolveDir: import.meta.dirname, sourcefile: `vendor-${name}.js` }, outfile: `${outdir}/vendor/${name}.js` });

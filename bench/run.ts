@@ -19,6 +19,7 @@ import { materializeFileInput } from '../src/core/fileInput';
 import type { Manifest } from '../src/core/manifest';
 import { NdjsonDecoder } from '../src/core/ndjson';
 import { PluginWorker } from '../src/core/pluginWorker';
+import { PANEL_FIGURES, runPanelBench } from './panel';
 import { python, workerScript } from '../test/helpers/python';
 import { cliIntoPipe, cliIntoPipeFigures, largeBodies, largeBodyFigures, pausedReader, pausedReaderFigure, silentConnections } from './bounds';
 import { activation } from './activation';
@@ -412,8 +413,21 @@ function boundsSizes(quick: boolean) {
     : { smallBodyMb: 10, bigBodyMb: 100, streamMb: 400, cliItems: 1_000_000 };
 }
 
-const SECTIONS: Section[] = [coldStart, warmExecute, stream, fileInputs, idleMemory, bounds, cjmWorker, oneShotCli, activation]
-  .filter((section) => !only || section.title.includes(only));
+// ----------------------------------------------------------------------------------------------- results panel
+
+/** The results panel in a real VS Code (bench/panel.ts): not in --quick; --no-panel skips it. */
+const resultsPanel: Section = {
+  title: 'results panel',
+  figures: (quick) => (quick ? [] : PANEL_FIGURES),
+  async run(bench) {
+    if (bench.quick) return;
+    for (const f of await runPanelBench()) bench.record(f.name, f.value, f.unit, f.baseline, f.baselineValue);
+  },
+};
+
+const SECTIONS: Section[] = [coldStart, warmExecute, stream, fileInputs, idleMemory, bounds, cjmWorker, oneShotCli, activation, resultsPanel]
+  .filter((section) => !only || section.title.includes(only))
+  .filter((section) => section !== resultsPanel || !process.argv.includes('--no-panel'));
 
 function context(figures: Figure[]): BenchContext {
   return {

@@ -7,6 +7,8 @@ import type { Interpreter } from '../core/interpreterDiscovery';
 import type { SkeletonOptions } from '../core/pluginSkeleton';
 import { isRunnable } from '../core/pluginInfo';
 import { PluginRegistry } from '../core/registry';
+import { RunHistory } from '../core/runHistory';
+import { HISTORY_SETTINGS, historyLimits } from './historySettings';
 import { ConfigureCommand } from './configureCommand';
 import { createManifest } from './createManifest';
 import { createPlugin } from './createPlugin';
@@ -19,6 +21,9 @@ import { PluginPick } from './pluginPick';
 import { PluginTree } from './pluginTree';
 import { RESULTS_CHANNEL_NAME } from './resultsOutput';
 import { RunCommands, type RunOptions, type RunRequest } from './runCommands';
+import { RUN_DOCUMENT_SCHEME, RunDocuments } from './runComparison';
+import { RunHistoryCommands } from './runHistoryCommands';
+import { RUNS_VIEW_ID, RunsView } from './runsView';
 import { SECTION, affectsRegistry, configuredFolders, readSettings, registryOptions, savedPluginConfig } from './settings';
 import { StatsPoller } from './statsPoller';
 import { StatusItem } from './statusItem';
@@ -31,6 +36,9 @@ export interface RemotePluginProxyApi {
   readonly runs: RunCommands;
   /** The interpreters the interpreter picker offers (Create Plugin…, Set Interpreter…). */
   readonly interpreters: () => Promise<Interpreter[]>;
+  /** The run history (in the extension's global storage) and what is done with it. */
+  readonly history: RunHistory;
+  readonly runHistory: RunHistoryCommands;
   /** How long activate() took, in milliseconds (also written to the "Remote Plugin Proxy" log). */
   readonly activationMs: number;
 }
@@ -43,6 +51,7 @@ const FOLDERS_CONTEXT = 'remotePluginProxy.folders';
 const LAST_RUN_CONTEXT = 'remotePluginProxy.hasLastRun';
 
 let registry: PluginRegistry | undefined;
+let history: RunHistory | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<RemotePluginProxyApi> {
   const started = performance.now();
@@ -65,7 +74,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
   const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree });
   const status = new StatusItem(current);
   const onDidRun = () => void vscode.commands.executeCommand('setContext', LAST_RUN_CONTEXT, true);
-  const runs = new RunCommands(current, pick, errors, readSettings, vscode.Uri.joinPath(context.extensionUri, 'media'), resultsChannel, onDidRun);
+  const runHistory = new RunHistory(path.join(context.globalStorageUri.fsPath, 'runs'), historyLimits());
+  history = runHistory;
+  const recordTo = () => (historyLimits().maxRuns > 0 ? runHistory : undefined);
+  const runs = new RunCommands(current, pick, errors, readSettings, context.extensionUri, resultsChannel, onDidRun, recordTo, log);
+  const runsView = new RunsView(runHistory, log);
+  const runsTree = vscode.window.createTreeView(RUNS_VIEW_ID, { treeDataProvider: runsView, canSelectMany: true });
+  const historyCommands = new RunHistoryCommands(runHistory, runsView, runs, context.extensionUri);
+  context.subscriptions.push(runsView, runsTree, toVscode(runHistory.onDidChange(() => runsView.refresh())),
+    vscode.workspace.registerTextDocumentContentProvider(RUN_DOCUMENT_SCHEME, new RunDocuments(runHistory)),
+    // Other windows record runs into the same history: read it again whenever the view comes back.
+    runsTree.onDidChangeVisibility((event) => { if (event.visible) runsView.refresh(); }));
   const problems = new ManifestProblems(current);
   const lifecycle = new PluginCommands(current, pick, errors, logs, log, problems);
   const configure = new ConfigureCommand(current, pick, errors);
@@ -90,6 +109,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsRegistry(event)) void applySettings(current, log);
       if (event.affectsConfiguration(`${SECTION}.statsIntervalSeconds`)) poller.setInterval(readSettings().statsIntervalSeconds * 1000);
+      if (HISTORY_SETTINGS.some((key) => event.affectsConfiguration(key))) void runHistory.setLimits(historyLimits());
     }),
     // Trust granted or folders changed: the workspace's manifests and settings now count.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void applySettings(current, log)),
@@ -116,6 +136,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
     stopAll: () => lifecycle.stopAll(),
     createManifest: () => createManifest(),
     createPlugin: (options) => createPlugin(options as SkeletonOptions | undefined),
+    openRun: (node) => historyCommands.open(node),
+    rerunRun: (node) => historyCommands.rerun(node),
+    revealRunFile: (node) => historyCommands.revealFile(node),
+    copyRun: (node) => historyCommands.copy(node),
+    saveRun: (node) => historyCommands.save(node),
+    deleteRun: (node, selected) => historyCommands.delete(node, selected),
+    clearHistory: () => historyCommands.clear(),
+    compareRuns: (node, selected) => historyCommands.compare(node, selected),
   };
   for (const [name, handler] of Object.entries(commands)) {
     context.subscriptions.push(vscode.commands.registerCommand(`remotePluginProxy.${name}`, handler));
@@ -123,11 +151,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
 
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms; ${current.list().length} plugins from ${current.pluginDirs.join(', ')}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}.`);
-  return { registry: current, tree, status, runs, interpreters: findInterpreters, activationMs };
+  return { registry: current, tree, status, runs, interpreters: findInterpreters, history: runHistory, runHistory: historyCommands, activationMs };
 }
 
 /** VS Code waits for this promise (up to 5 s): every worker gets /cleanup, SIGTERM, then SIGKILL. */
 export async function deactivate(): Promise<void> {
+  // Before the workers stop (which would end the runs as failures): runs still streaming stay as interrupted.
+  history?.interruptAll();
+  history?.dispose();
+  history = undefined;
   const current = registry;
   registry = undefined;
   await current?.dispose();

@@ -1,7 +1,8 @@
 // Results in the "Plugin Results" output channel: a header per file, one line per item as it
 // arrives, a footer per run. The channel is shared by all runs and owned by the extension.
 import * as vscode from 'vscode';
-import { formatDuration, itemAsText, type FileOutcome, type ResultsView, type RunMode, type RunSummary } from './resultsView';
+import { formatDuration, itemAsText } from '../core/resultText';
+import type { FileOutcome, ResultsView, RunMode, RunSummary } from './resultsView';
 
 export const RESULTS_CHANNEL_NAME = 'Plugin Results';
 
@@ -18,7 +19,7 @@ export class ResultsOutput implements ResultsView {
   }
 
   beginFile(filePath: string): void {
-    this.channel.appendLine(`── ${this.plugin} (${this.mode}) on ${filePath} ──`);
+    this.channel.appendLine(`── ${this.plugin}: ${this.mode === 'stream' ? 'Stream' : 'Run'} on ${filePath} ──`);
   }
 
   append(item: unknown): void {

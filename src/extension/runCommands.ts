@@ -10,13 +10,16 @@ import type { FileInput } from '../core/fileInput';
 import { FOLDER_TYPE, describeAccepted, nothingTakesMessage, pluginsTaking, type RunTarget } from '../core/fileRule';
 import { isRunnable, type PluginInfo } from '../core/pluginInfo';
 import type { PluginRegistry } from '../core/registry';
+import { resultsHintOf } from '../core/resultShapes';
+import type { RunHistory } from '../core/runHistory';
 import type { PluginErrors } from './pluginErrors';
 import { pluginNameOf, type PluginPick } from './pluginPick';
 import { ResultsOutput } from './resultsOutput';
 import { ResultsPanel } from './resultsPanel';
 import type { ResultsView, RunMode, RunSummary } from './resultsView';
 import { RunProgress } from './runProgress';
-import type { Settings } from './settings';
+import { RecordedView } from './runRecording';
+import { savedPluginConfig, type Settings } from './settings';
 import { requireTrust } from './workspaceTrust';
 
 /** "auto": stream when the plugin streams (its worker says so), otherwise execute. */
@@ -58,9 +61,12 @@ export class RunCommands {
     private readonly pick: PluginPick,
     private readonly errors: PluginErrors,
     private readonly settings: () => Settings,
-    private readonly mediaRoot: vscode.Uri,
+    private readonly extensionUri: vscode.Uri,
     private readonly resultsChannel: vscode.OutputChannel,
     private readonly onDidRun: (request: RunRequest) => void,
+    /** Where runs are recorded; undefined when the history keeps none. */
+    private readonly history: () => RunHistory | undefined,
+    private readonly log: vscode.LogOutputChannel,
   ) {}
 
   /** The palette, explorer and editor entries: (clicked uri, selected uris) as VS Code passes them. */
@@ -122,6 +128,11 @@ export class RunCommands {
       });
       return undefined;
     }
+    const unsaved = again.inputs.filter((input) => !path.isAbsolute(input) && !/^[a-z][\w+.-]*:/i.test(input));
+    if (unsaved.length > 0) {
+      void vscode.window.showErrorMessage(`${unsaved.join(', ')} was an unsaved editor and cannot be run again; save it to a file and run the plugin on that.`);
+      return undefined;
+    }
     const uris = again.inputs.map((input) => (/^[a-z][\w+.-]*:/i.test(input) && !path.isAbsolute(input) ? vscode.Uri.parse(input) : vscode.Uri.file(input)));
     let inputs: RunInput[];
     try {
@@ -158,12 +169,17 @@ export class RunCommands {
       const cancelling = token.onCancellationRequested(() => controller.abort());
       const reporter = new RunProgress(progress, plugin, inputs.length, () => this.registry.progress(plugin));
       try {
-        const { mode, failure } = await this.prepare(plugin, choice, reporter);
+        const { mode, failure, cold } = await this.prepare(plugin, choice, reporter);
         const request: RunRequest = { plugin, mode, inputs: inputs.map((input) => input.target.path) };
         this.lastRun = request;
         this.onDidRun(request);
-        view = this.openView(plugin, mode, inputs);
-        this.latestView = view;
+        const shown = this.openView(plugin, mode, inputs, cold, started);
+        this.latestView = shown;
+        const info = this.registry.get(plugin);
+        view = RecordedView.wrap(shown, this.history(), {
+          plugin, pluginVersion: info?.version, mode, targets: request.inputs,
+          config: savedPluginConfig(plugin), results: typeof info?.manifest?.results === 'string' ? info.manifest.results : undefined,
+        }, this.log);
         if (failure) {
           // The worker did not start: the run ends here, with the reason in the results and the notification.
           view.beginFile(inputs[0]!.target.path);
@@ -198,9 +214,10 @@ export class RunCommands {
    * plugin rejected its saved settings, and resolves "auto" by asking the worker whether the plugin
    * streams. A start that fails comes back as `failure` (with the mode the run would have had).
    */
-  private async prepare(plugin: string, choice: RunChoice, reporter: RunProgress): Promise<{ mode: RunMode; failure?: PluginError }> {
+  private async prepare(plugin: string, choice: RunChoice, reporter: RunProgress): Promise<{ mode: RunMode; failure?: PluginError; cold: boolean }> {
     const state = this.registry.get(plugin)?.state;
-    if (state !== 'ready' && state !== 'busy') reporter.starting();
+    const cold = state !== 'ready' && state !== 'busy';
+    if (cold) reporter.starting();
     try {
       await this.registry.start(plugin);
       const lastError = this.registry.get(plugin)?.lastError;
@@ -208,9 +225,9 @@ export class RunCommands {
         this.reportedConfigErrors.add(lastError);
         this.errors.report(plugin, lastError);
       }
-      return { mode: choice === 'auto' ? ((await this.registry.streams(plugin)) ? 'stream' : 'execute') : choice };
+      return { mode: choice === 'auto' ? ((await this.registry.streams(plugin)) ? 'stream' : 'execute') : choice, cold };
     } catch (error) {
-      return { mode: choice === 'auto' ? 'execute' : choice, failure: asPluginError(plugin, error) };
+      return { mode: choice === 'auto' ? 'execute' : choice, failure: asPluginError(plugin, error), cold };
     }
   }
 
@@ -256,9 +273,17 @@ export class RunCommands {
     return 'done';
   }
 
-  private openView(plugin: string, mode: RunMode, inputs: RunInput[]): ResultsView {
+  /** `started` is the run's start on the performance clock: the panel's elapsed time counts the worker's start too. */
+  private openView(plugin: string, mode: RunMode, inputs: RunInput[], cold: boolean, started: number): ResultsView {
     if (this.settings().resultsTarget === 'output') return new ResultsOutput(this.resultsChannel, plugin, mode);
-    return new ResultsPanel(this.mediaRoot, plugin, mode, inputs[0]!.target.path, inputs.length);
+    const info = this.registry.get(plugin);
+    const paths = inputs.map((input) => input.target.path);
+    const panel = new ResultsPanel(this.extensionUri, {
+      plugin, pluginVersion: info?.version, mode, targets: paths, hint: resultsHintOf(info?.manifest?.results),
+      startedAt: Date.now() - (performance.now() - started), config: savedPluginConfig(plugin), cold, fileTypes: info?.fileTypes,
+    });
+    panel.onDidRequestRerun(() => void this.runAgain({ plugin, mode, inputs: paths }));
+    return panel;
   }
 
   private async inputsOf(uri: unknown, uris: unknown): Promise<RunInput[]> {

@@ -32,7 +32,7 @@ test('draft-07, the four required fields, unknown fields allowed, every field de
   assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
   assert.deepEqual(schema.required, ['name', 'python_path', 'module', 'class']);
   assert.equal(schema.additionalProperties, true);
-  assert.deepEqual(Object.keys(schema.properties).sort(), ['class', 'description', 'env_vars', 'file_arg', 'file_types', 'idle_timeout_s', 'module', 'name', 'python_path', 'startup_timeout_s', 'version', 'worker']);
+  assert.deepEqual(Object.keys(schema.properties).sort(), ['class', 'description', 'env_vars', 'file_arg', 'file_types', 'idle_timeout_s', 'module', 'name', 'python_path', 'results', 'startup_timeout_s', 'version', 'worker']);
   for (const [field, property] of Object.entries(schema.properties)) {
     assert.ok(property.description && property.description.length > 20, `${field} has a description`);
     assert.ok(property.markdownDescription && property.markdownDescription.length > 20, `${field} has a markdownDescription`);

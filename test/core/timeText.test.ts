@@ -1,12 +1,9 @@
 // Times as the UI prints them (uptime in the Plugins tree, segment times in the results): rounding
 // near a minute boundary must carry into the minute ("1 min 0 s", "1:00.0"), never "60 s" or "0:60.0".
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
-import { formatSeconds } from '../../src/extension/resultsView';
+import { formatDuration, formatSeconds } from '../../src/core/resultText';
 import { statsRows, type WorkerStats } from '../../src/core/workerStats';
-import { projectRoot } from '../helpers/python';
 
 /** The Uptime row the Plugins view shows for a worker up `seconds`. */
 function formatUptime(seconds: number): string {
@@ -29,15 +26,7 @@ test('uptime: whole seconds, carried into minutes and hours', () => {
   for (const [seconds, text] of cases) assert.equal(formatUptime(seconds), text, `${seconds} s`);
 });
 
-/** formatSeconds of the results webview (media/results.js runs in the page, so its text is evaluated here). */
-function webviewFormatSeconds(): (seconds: number) => string {
-  const source = readFileSync(path.join(projectRoot, 'media', 'results.js'), 'utf8');
-  const match = /\n( *)function formatSeconds\(seconds\) \{\n[\s\S]*?\n\1\}/.exec(source);
-  assert.ok(match, 'media/results.js has a formatSeconds(seconds) function; if it moved, test it where it is now');
-  return new Function(`${match[0]}\nreturn formatSeconds;`)() as (seconds: number) => string;
-}
-
-test('segment times: tenths, carried into minutes; the extension and the webview agree', () => {
+test('segment times: tenths, carried into minutes and hours (one copy, shared with the webview)', () => {
   const cases: [number, string][] = [
     [0, '0:00.0'],
     [0.04, '0:00.0'],
@@ -46,16 +35,28 @@ test('segment times: tenths, carried into minutes; the extension and the webview
     [59.96, '1:00.0'],
     [61.25, '1:01.3'],
     [119.99, '2:00.0'],
-    [3600, '60:00.0'],
+    [3599.96, '1:00:00.0'],
+    [3600, '1:00:00.0'],
   ];
-  const webview = webviewFormatSeconds();
   for (const [seconds, text] of cases) {
-    assert.equal(formatSeconds(seconds), text, `extension, ${seconds} s`);
-    assert.equal(webview(seconds), text, `webview, ${seconds} s`);
+    assert.equal(formatSeconds(seconds), text, `${seconds} s`);
   }
   for (let tenths = 0; tenths < 20_000; tenths += 7) {
     const seconds = tenths / 10 + 0.049;
-    assert.equal(webview(seconds), formatSeconds(seconds));
     assert.doesNotMatch(formatSeconds(seconds), /:6\d\./, `${seconds} s`);
   }
+});
+
+test('durations: tenths under a minute, then whole seconds carried into minutes', () => {
+  const cases: [number, string][] = [
+    [0, '0 ms'],
+    [999.4, '999 ms'],
+    [1000, '1.0 s'],
+    [59_940, '59.9 s'],
+    [59_960, '1 min 0 s'],
+    [119_600, '2 min 0 s'],
+    [125_200, '2 min 5 s'],
+  ];
+  for (const [ms, text] of cases) assert.equal(formatDuration(ms), text, `${ms} ms`);
+  for (let ms = 0; ms < 400_000; ms += 37) assert.doesNotMatch(formatDuration(ms), /\b60(\.0)? s/, `${ms} ms`);
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginWorker } from '../../src/core/pluginWorker';
+import { shapeOf } from '../../src/core/resultShapes';
 import { collect, startExample } from './exampleWorker';
 
 const RATE = 8000;
@@ -60,7 +61,10 @@ const SILENT = { rms: 0, dbfs: null, peak: 0, peak_dbfs: null };
 const TONE = { rms: 0.353553, dbfs: -9.03, peak: 0.5, peak_dbfs: -6.02 };
 
 test('execute returns the file info and overall levels', async () => {
-  const result = await worker.execute([mono], {});
+  const { chunks, ...result } = (await worker.execute([mono], {})) as Record<string, unknown>;
+  const streamed = (await collect(worker.executeStream([mono], {}))).filter((item) => item.type === 'chunk');
+  assert.deepEqual(chunks, streamed.map(({ type: _type, ...chunk }) => chunk), 'the levels over time, as the stream yields them (a series the panel plots)');
+  assert.equal(shapeOf(chunks as unknown[]), 'series');
   assert.deepEqual(result, {
     file: mono,
     channels: 1,

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginWorker } from '../../src/core/pluginWorker';
+import { shapeOf } from '../../src/core/resultShapes';
 import { collect, startExample, workspaceDir } from './exampleWorker';
 
 let worker: PluginWorker;
@@ -50,6 +51,7 @@ test('on a folder, execute returns the list and execute_stream one item per imag
   assert.deepEqual(listed.map((info) => path.basename(info.file as string)), names, 'the WAV files are not images');
   const streamed = await collect(worker.executeStream([workspaceDir], {}));
   assert.deepEqual(streamed, listed);
+  assert.equal(shapeOf(listed), 'table', 'flat rows: a sortable table in the panel, each file a thumbnail');
 });
 
 test('a damaged image in a folder becomes an item with its error; a non-image file alone is refused', async () => {

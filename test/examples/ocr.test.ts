@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginWorker } from '../../src/core/pluginWorker';
+import { childRegionsOf, shapeOf } from '../../src/core/resultShapes';
 import { collect, missingProgram, startExample, workspaceDir } from './exampleWorker';
 
 const skip = missingProgram('tesseract', 'tesseract-ocr tesseract-ocr-eng');
@@ -52,6 +53,8 @@ test('execute_stream yields one item per line', { skip }, async () => {
     ['line', 0, 'Remote Plugin Proxy'],
     ['line', 1, 'reads this text'],
   ]);
+  assert.equal(shapeOf(lines), 'regions', 'lines with their words nested: boxes over the image in the panel');
+  assert.deepEqual(childRegionsOf(lines[0]!).map((word) => word.text), ['Remote', 'Plugin', 'Proxy']);
   const boxes = lines.map((line) => line.box as Word['box']);
   assert.ok(boxes[0].top + boxes[0].height <= boxes[1].top, 'the second line is below the first');
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginWorker } from '../../src/core/pluginWorker';
+import { shapeOf } from '../../src/core/resultShapes';
 import { collect, missingProgram, startExample, workspaceDir } from './exampleWorker';
 
 const skip = missingProgram('pocketsphinx_continuous', 'pocketsphinx pocketsphinx-en-us');
@@ -28,6 +29,7 @@ test('execute_stream yields each spoken command with its time span', { skip }, a
     ['command', 1, 'next slide'],
     ['command', 2, 'stop recording'],
   ]);
+  assert.equal(shapeOf(items), 'segments', 'time segments: a transcript that plays the audio in the panel');
   let previousEnd = 0;
   for (const item of items) {
     const [start, end] = [item.start as number, item.end as number];

@@ -196,7 +196,7 @@ test('an unsaved input goes through a 0600 file in a 0700 folder that is gone af
 
 test('the results webview: a CSP with a nonce, scripts only with that nonce, no inline handlers, no HTML from plugin output', () => {
   // The HTML is built in a private method of a class that needs vscode, so its source is checked.
-  const source = readFileSync(path.join(projectRoot, 'src/extension/resultsPanel.ts'), 'utf8');
+  const source = readFileSync(path.join(projectRoot, 'src/extension/resultsWebview.ts'), 'utf8');
   const html = /return `(<!DOCTYPE html>[\s\S]*?<\/html>)`;/.exec(source)?.[1];
   assert.ok(html, 'the webview HTML template was found');
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="\$\{csp\}">/);
@@ -208,6 +208,7 @@ test('the results webview: a CSP with a nonce, scripts only with that nonce, no 
   assert.ok(scripts.length > 0 && scripts.every((tag) => tag.includes('nonce="${nonce}"')), 'every script carries the nonce');
   assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'no inline event handlers');
   assert.doesNotMatch(html, /<style\b/, 'no inline style blocks');
-  const script = readFileSync(path.join(projectRoot, 'media/results.js'), 'utf8');
+  const webviewDir = path.join(projectRoot, 'src/webview');
+  const script = readdirSync(webviewDir).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(path.join(webviewDir, f), 'utf8')).join('\n');
   assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/, 'plugin output is never parsed as HTML');
 });

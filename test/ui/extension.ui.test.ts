@@ -34,8 +34,8 @@ uiTest('Run Plugin on File (Execute) from the explorer context menu shows the re
   // The helper's click can leave the menu open with our entry highlighted; Enter chooses it as a user would.
   if (await page().locator('.monaco-menu').first().isVisible()) await page().keyboard.press('Enter');
   await pickQuickItem('vs-echo');
-  const text = await webviewText('"file":"hello.txt"');
-  assert.match(text, /"greeting":"hello"/);
+  const text = await webviewText(/file\s*hello\.txt/);
+  assert.match(text, /greeting\s+hello/);
   assert.match(text, /1 item · /);
   await runCommand('View: Close All Editors');
 });
@@ -46,8 +46,8 @@ uiTest('a stream shows its items while it runs, and Stop cancels it', async () =
   await runCommand('Remote Plugins: Stream Plugin on File…');
   await pickQuickItem('vs-gated');
   const running = await webviewText('Running… 3 items');
-  assert.match(running, /"item":2/);
-  assert.doesNotMatch(running, /"item":"last"/);
+  assert.match(running, /\b2\s+gated\.txt/);
+  assert.doesNotMatch(running, /\blast\b/);
   await openView('Plugins');
   await waitForTreeRow(/vs-gated\s*1\.0\.0 · busy/);
   await screenshot('streaming');

@@ -13,6 +13,7 @@ import {
   explorerSubmenu, extensionLogText, notificationButtons, openFileFromExplorer, openView, page, pickQuickItem, quickPickLabels, runCommand,
   screenshot, treeRowHover, uiTest, useVsCode, waitForNotification, waitForTreeRow, webviewText, workspaceFolder,
 } from './helpers';
+import { inResults, waitForValue } from './webview';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'manifests-vscode');
 
@@ -124,6 +125,10 @@ uiTest('a cold start and the plugin\'s progress show in the notification', async
   const starting = await waitForNotification(/Starting vs-slow… \(first run loads the model\)/);
   assert.match(starting, /· \d+ s/);
   await screenshot('cold-start');
+  // The panel says the same until the first item (the plugin's first item takes 4 s: a model warming up).
+  const panelStatus = await waitForValue('the panel to say the plugin starts', () => inResults('#status').innerText(), (text) => /^Starting vs-slow…/.test(text));
+  assert.match(panelStatus, /^Starting vs-slow… \(first run loads the model\) · \d+ s$/);
+  await screenshot('cold-start-panel');
   const progress = await waitForNotification(/vs-slow.*streaming on slow\.txt · \d items? · [1-9]\d*%/);
   assert.match(progress, /\d+%/);
   await screenshot('progress');
@@ -197,6 +202,15 @@ uiTest('errors offer the buttons that fit: Show Logs for a crash, Restart for a 
   assert.match(unreadable, /Check the input: raise\.txt may be damaged, empty or not the kind of file vs-raise reads \(it takes \.txt files\)/);
   assert.deepEqual(await notificationButtons(/vs-raise: ValueError/), ['Reveal Input', 'Show Logs']);
   await screenshot('error-unreadable-input');
+  // The panel's error row says the same and offers the same buttons; Show Logs there opens the plugin's log.
+  const errorRow = inResults('.file-status.error');
+  await errorRow.waitFor();
+  assert.match(await errorRow.innerText(), /vs-raise: ValueError: cannot read raise\.txt[\s\S]*Check the input: raise\.txt may be damaged/);
+  assert.deepEqual((await inResults('.file-status.error .error-actions button').allInnerTexts()).map((text) => text.trim()), ['Reveal Input', 'Show Logs']);
+  await runCommand('View: Close Panel');
+  await inResults('.file-status.error .error-actions button', { hasText: 'Show Logs' }).click();
+  await page().locator('.part.panel', { hasText: 'Plugin vs-raise' }).first().waitFor();
+  await screenshot('error-row-in-panel');
   // The traceback is in the plugin's log once (the worker's stderr), not repeated with the error.
   const log = await extensionLogText('Plugin vs-raise.log', ['Traceback (most recent call last)', 'plugin: ValueError: cannot read raise.txt']);
   assert.equal(log.split('Traceback (most recent call last)').length - 1, 1, log);

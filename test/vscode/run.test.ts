@@ -78,7 +78,7 @@ export const tests: ExtensionHostTests = {
     try {
       const panel = await waitFor('a results panel for vs-gated', async () => {
         const view = api.runs.latestView as Partial<PanelProgress> | undefined;
-        return view?.title === 'vs-gated: gated.txt' ? (view as PanelProgress) : undefined;
+        return view?.title === 'vs-gated: gated.txt (stream)' ? (view as PanelProgress) : undefined;
       });
       await waitFor('three items on screen', () => panel.renderedCount === 3);
       assert.equal(panel.finished, false, 'the run is still going: the plugin waits for its release file');

@@ -45,17 +45,21 @@ class AudioLevelsPlugin:
         return dict(self.config)
 
     def execute(self, file_path, **overrides):
-        """The file's info and its overall RMS and peak."""
+        """The file's info, its overall RMS and peak, and the levels over time (`chunks`, a series)."""
         summary = None
+        chunks = []
         for item in self.execute_stream(file_path, **overrides):
             if item["type"] == "info":
                 info = item
+            elif item["type"] == "chunk":
+                chunks.append({key: value for key, value in item.items() if key != "type"})
             elif item["type"] == "done":
                 summary = item
         if summary is None:  # cancelled before the end: the worker reports the cancellation
             return None
         result = {key: value for key, value in info.items() if key != "type"}
         result.update({key: summary[key] for key in ("rms", "dbfs", "peak", "peak_dbfs")})
+        result["chunks"] = chunks
         return result
 
     def execute_stream(self, file_path, **overrides):

@@ -1,0 +1,165 @@
+// The webview under a results panel or a comparison: its HTML with a strict CSP (a nonce, no inline
+// script, plugin output only as data), localResourceRoots kept to the extension's webview bundle and the
+// folders of the run's input files (so the input can play or show in the panel), and the answers to the
+// webview's questions about file paths found in results (which exist, which are images, open one).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { mediaKindOf } from '../core/mediaFiles';
+import type { FromWebview, ResolvedPath, SourceMedia, ToWebview } from '../webview/messages';
+
+/** Items per message when a whole run is sent at once (a reopened run of 100,000 items). */
+const ITEMS_PER_MESSAGE = 5000;
+/** Images outside localResourceRoots are sent as bytes, up to this size. */
+const MAX_IMAGE_BYTES = 16 * 1024 * 1024;
+const IMAGE_TYPES: Record<string, string> = {
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.bmp': 'image/bmp',
+  '.webp': 'image/webp', '.svg': 'image/svg+xml', '.avif': 'image/avif', '.ico': 'image/x-icon',
+};
+
+export const RESULTS_VIEW_TYPE = 'remotePluginProxy.results';
+
+export class ResultsWebview implements vscode.Disposable {
+  readonly panel: vscode.WebviewPanel;
+  private readonly roots: vscode.Uri[];
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private disposed = false;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    title: string,
+    inputFiles: readonly string[],
+    private readonly onMessage: (message: FromWebview) => void,
+  ) {
+    const folders = [...new Set(inputFiles.filter((file) => path.isAbsolute(file)).map((file) => path.dirname(file)))];
+    this.roots = [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), ...folders.map((folder) => vscode.Uri.file(folder))];
+    this.panel = vscode.window.createWebviewPanel(RESULTS_VIEW_TYPE, title, resultsColumn(), {
+      enableScripts: true,
+      localResourceRoots: this.roots,
+      // The media's position, a zoomed plot and the scroll position survive switching tabs.
+      retainContextWhenHidden: true,
+    });
+    this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'plugins.svg');
+    this.panel.webview.html = this.html();
+    this.subscriptions.push(
+      this.panel.webview.onDidReceiveMessage((message: FromWebview) => this.receive(message)),
+      this.panel.onDidDispose(() => { this.disposed = true; }),
+    );
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  post(message: ToWebview): void {
+    if (!this.disposed) void this.panel.webview.postMessage(message);
+  }
+
+  /** Sends items in messages of a bounded size, each as one JSON string (see ToWebview). */
+  postItems(run: number, file: number, items: readonly unknown[]): void {
+    for (let from = 0; from < items.length; from += ITEMS_PER_MESSAGE) {
+      this.post({ type: 'items', run, file, json: JSON.stringify(items.slice(from, from + ITEMS_PER_MESSAGE)) });
+    }
+  }
+
+  /** The input file as the webview can play or show it (audio, video, image), if it is one. */
+  sourceMedia(filePath: string): SourceMedia | undefined {
+    const kind = mediaKindOf(filePath);
+    if (!kind || !path.isAbsolute(filePath)) return undefined;
+    return { kind, uri: this.panel.webview.asWebviewUri(vscode.Uri.file(filePath)).toString() };
+  }
+
+  dispose(): void {
+    for (const subscription of this.subscriptions) subscription.dispose();
+    if (!this.disposed) this.panel.dispose();
+  }
+
+  private receive(message: FromWebview): void {
+    if (message.type === 'resolve') void this.resolve(message.paths);
+    else if (message.type === 'open') void this.open(message.path, message.base);
+    else this.onMessage(message);
+  }
+
+  private async resolve(paths: Array<{ path: string; base: string }>): Promise<void> {
+    const resolved = await Promise.all(paths.map((request) => this.resolveOne(request.path, request.base)));
+    this.post({ type: 'paths', resolved });
+  }
+
+  private async resolveOne(value: string, base: string): Promise<ResolvedPath> {
+    const answer: ResolvedPath = { path: value, base, kind: 'missing' };
+    const file = absolutePath(value, base);
+    if (!file) return answer;
+    const stat = await fs.stat(file).catch(() => undefined);
+    if (!stat?.isFile()) return answer;
+    if (mediaKindOf(file) !== 'image') return { ...answer, kind: 'file' };
+    const uri = vscode.Uri.file(file);
+    if (this.roots.some((root) => isInside(file, root.fsPath))) {
+      return { ...answer, kind: 'image', uri: this.panel.webview.asWebviewUri(uri).toString() };
+    }
+    if (stat.size > MAX_IMAGE_BYTES) return { ...answer, kind: 'file' };
+    const bytes = await fs.readFile(file).catch(() => undefined);
+    if (!bytes) return { ...answer, kind: 'file' };
+    return { ...answer, kind: 'image', bytes: new Uint8Array(bytes), mime: IMAGE_TYPES[path.extname(file).toLowerCase()] };
+  }
+
+  private async open(value: string, base: string): Promise<void> {
+    const file = absolutePath(value, base);
+    const stat = file ? await fs.stat(file).catch(() => undefined) : undefined;
+    if (!file || !stat?.isFile()) {
+      void vscode.window.showWarningMessage(`${value} does not exist (any more).`);
+      return;
+    }
+    await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(file), { viewColumn: vscode.ViewColumn.Active, preview: true });
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = randomBytes(16).toString('base64');
+    const bundle = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(bundle, 'results.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(bundle, 'results.css'));
+    const csp = [
+      "default-src 'none'",
+      `script-src 'nonce-${nonce}'`,
+      `style-src ${webview.cspSource}`,
+      `img-src ${webview.cspSource} blob:`,
+      `media-src ${webview.cspSource}`,
+      `font-src ${webview.cspSource}`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}">
+<title>Plugin results</title>
+</head>
+<body data-state="running" data-count="0">
+<div id="app"></div>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+  }
+}
+
+/** Beside the editor, or where results already are (runs one after another do not split the window again and again). */
+function resultsColumn(): vscode.ViewColumn {
+  const group = vscode.window.tabGroups.all.find((candidate) => candidate.tabs.some((tab) =>
+    tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(RESULTS_VIEW_TYPE)));
+  return group?.viewColumn ?? vscode.ViewColumn.Beside;
+}
+
+/** A path from a result: `~/x`, absolute, or relative to the input file's folder. */
+function absolutePath(value: string, base: string): string | undefined {
+  if (value === '~' || value.startsWith('~/')) return path.join(os.homedir(), value.slice(1));
+  if (path.isAbsolute(value)) return path.normalize(value);
+  return base && path.isAbsolute(base) ? path.resolve(base, value) : undefined;
+}
+
+function isInside(file: string, folder: string): boolean {
+  const relative = path.relative(folder, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}

@@ -66,21 +66,26 @@ describe('requests the worker refuses', () => {
   });
 
   test('a second process that knows the port but not the secret is refused on every endpoint', async () => {
+    const paths = ['/health', '/execute', '/execute_stream', '/stats', '/config', '/cancel', '/cleanup'];
     const script = `
-      const paths = ['/health', '/execute', '/execute_stream', '/stats', '/config', '/cancel', '/cleanup'];
-      const guesses = Array.from({ length: 50 }, () => require('node:crypto').randomBytes(32).toString('hex'));
+      const paths = ${JSON.stringify(paths)};
+      const guesses = Array.from({ length: 7 }, () => require('node:crypto').randomBytes(32).toString('hex'));
       (async () => {
-        const statuses = new Set();
-        for (const p of paths) for (const g of guesses.slice(0, 7)) {
-          const r = await fetch('http://127.0.0.1:${port}' + p, { method: p === '/health' || p === '/stats' || p === '/config' ? 'GET' : 'POST', headers: { authorization: 'Bearer ' + g }, body: p === '/health' || p === '/stats' || p === '/config' ? undefined : '{}' });
-          statuses.add(r.status);
+        const answers = [];
+        for (const p of paths) for (const g of guesses) {
+          const get = p === '/health' || p === '/stats' || p === '/config';
+          const r = await fetch('http://127.0.0.1:${port}' + p, { method: get ? 'GET' : 'POST', headers: { authorization: 'Bearer ' + g }, body: get ? undefined : '{}' });
+          answers.push([p, r.status]);
         }
-        console.log(JSON.stringify([...statuses]));
+        console.log(JSON.stringify(answers));
       })();`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20_000 });
-    assert.deepEqual(JSON.parse(stdout), [401]);
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 60_000 });
+    const answers = JSON.parse(stdout) as [string, number][];
+    assert.deepEqual([...new Set(answers.map(([p]) => p))], paths, 'every endpoint was tried');
+    assert.deepEqual(answers.filter(([, status]) => status !== 401), [], 'every guess was refused with 401');
     assert.equal((await registry.health('guarded')).status, 'ok', 'the worker still runs: /cleanup was refused');
-    figure('security: guesses from a second process', '49 requests on 7 endpoints, all 401');
+    const statuses = [...new Set(answers.map(([, status]) => status))].join(', ');
+    figure('security: guesses from a second process', `${answers.length} requests on ${new Set(answers.map(([p]) => p)).size} endpoints, statuses: ${statuses}`);
   });
 });
 
@@ -194,20 +199,9 @@ test('an unsaved input goes through a 0600 file in a 0700 folder that is gone af
   assert.ok(!existsSync(result.path as string) && !existsSync(path.dirname(result.path as string)), 'removed after the call');
 });
 
-test('the results webview: a CSP with a nonce, scripts only with that nonce, no inline handlers, no HTML from plugin output', () => {
-  // The HTML is built in a private method of a class that needs vscode, so its source is checked.
-  const source = readFileSync(path.join(projectRoot, 'src/extension/resultsWebview.ts'), 'utf8');
-  const html = /return `(<!DOCTYPE html>[\s\S]*?<\/html>)`;/.exec(source)?.[1];
-  assert.ok(html, 'the webview HTML template was found');
-  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="\$\{csp\}">/);
-  assert.match(source, /"default-src 'none'"/);
-  assert.match(source, /`script-src 'nonce-\$\{nonce\}'`/);
-  assert.match(source, /const nonce = randomBytes\(16\)/);
-  assert.doesNotMatch(source, /unsafe-inline|unsafe-eval/);
-  const scripts = html.match(/<script\b[^>]*>/g) ?? [];
-  assert.ok(scripts.length > 0 && scripts.every((tag) => tag.includes('nonce="${nonce}"')), 'every script carries the nonce');
-  assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'no inline event handlers');
-  assert.doesNotMatch(html, /<style\b/, 'no inline style blocks');
+// The CSP and resource roots of the HTML the real panel serves are checked in the extension host
+// (test/vscode/results.test.ts); here, that the webview's code has no way to parse text as HTML.
+test('the results webview never parses plugin output as HTML', () => {
   const webviewDir = path.join(projectRoot, 'src/webview');
   const script = readdirSync(webviewDir).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(path.join(webviewDir, f), 'utf8')).join('\n');
   assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/, 'plugin output is never parsed as HTML');

@@ -69,16 +69,6 @@ export function processesWithMark(mark: string): MarkedProcess[] {
   return found;
 }
 
-/** Polls a condition that no event announces, for at most `ms`; returns whether it became true. */
-export async function eventually(predicate: () => boolean, ms: number, everyMs = 20): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() >= deadline) return false;
-    await sleep(everyMs);
-  }
-  return true;
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

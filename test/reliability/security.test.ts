@@ -15,8 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import type { PluginRegistry } from '../../src/core/registry';
 import { projectRoot, python } from '../helpers/python';
-import { allPids, listeningSockets, readProc, secretOf, workerPort } from '../helpers/proc';
-import { eventually, figure, killMarked, makePluginFolder, openRegistry, sleep, type PluginFolder } from './helpers';
+import { allPids, listeningSockets, readProc, secretOf, workerPort, workerSocket } from '../helpers/proc';
+import { waitFor } from '../helpers/waitFor';
+import { figure, killMarked, makePluginFolder, openRegistry, type PluginFolder } from './helpers';
 
 let folder: PluginFolder;
 let registry: PluginRegistry;
@@ -134,13 +135,19 @@ describe('a stranger who opens many connections (no secret needed for that)', ()
     await rm(wrapperDir, { recursive: true, force: true });
   });
 
+  /** Once every socket has connected (or been refused) and the worker has taken them all from its accept queue. */
+  async function allAccepted(sockets: net.Socket[], pid: number): Promise<void> {
+    await waitFor(() => sockets.filter((socket) => socket.connecting).length, { what: `${sockets.length} connections to be established`, timeoutMs: 30_000, until: (n) => n === 0 });
+    await waitFor(() => workerSocket(pid).acceptQueue, { what: `the worker to accept the ${sockets.length} connections`, timeoutMs: 30_000, until: (n) => n === 0 });
+  }
+
   test('300 silent connections: the worker lives on and answers its host, on pooled and on new connections', { timeout: 60_000 }, async () => {
     await crowdRegistry.start('crowded');
     const crowdedPid = crowdRegistry.get('crowded')?.pid as number;
     const crowdedPort = workerPort(crowdedPid);
     const sockets = Array.from({ length: 300 }, () => net.connect(crowdedPort, '127.0.0.1').on('error', () => undefined));
     try {
-      await sleep(500);
+      await allAccepted(sockets, crowdedPid);
       const started = Date.now();
       const results: unknown[] = [];
       for (let i = 0; i < 5; i++) {
@@ -175,12 +182,11 @@ describe('a stranger who opens many connections (no secret needed for that)', ()
       return socket;
     });
     try {
-      await sleep(1000);
+      await allAccepted(sockets, crowdedPid);
       const fds = readdirSync(`/proc/${crowdedPid}/fd`).length;
       assert.ok(fds - fdsBefore <= 260, `the worker holds ${fds - fdsBefore} more descriptors for 600 silent connections`);
       // Every one is closed within the strangers' time-out (5 s), with 503 (crowded out) or 408 (silent).
-      const closedInTime = await eventually(() => answers.length === sockets.length, 15_000);
-      assert.ok(closedInTime, `${sockets.length - answers.length} silent connections still open after 15 s`);
+      await waitFor(() => answers.length, { what: `the worker to close all ${sockets.length} silent connections`, timeoutMs: 60_000, until: (closed) => closed === sockets.length });
       const counts = Object.fromEntries([...new Set(answers)].map((a) => [a, answers.filter((x) => x === a).length]));
       assert.ok(answers.every((a) => a === '503' || a === '408'), JSON.stringify(counts));
       assert.equal(crowdRegistry.get('crowded')?.pid, crowdedPid);

@@ -84,7 +84,4 @@ export function killMarked(mark: string): void {
   }
 }
 
-/** Prints a figure for docs/reliability.md; figures are printed, never asserted (noisy machine). */
-export function figure(label: string, value: string | number): void {
-  console.log(`[figure] ${label}: ${value}`);
-}
+export { figure } from '../helpers/figure';

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, request } from 'undici';
+import { figure } from '../helpers/figure';
 import { statusField, workerSocket } from '../helpers/proc';
 import { python } from '../helpers/python';
 import { waitFor } from '../helpers/waitFor';
@@ -19,9 +20,6 @@ import { head, ndjson, SECRET, startWorker, type RunningWorker } from './workerH
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'rpp-worker-bounds-'));
 const MB = 1024 * 1024;
 
-function figure(label: string, value: string | number): void {
-  console.log(`[figure] ${label}: ${value}`);
-}
 
 /** Generous: the machine may be loaded. */
 const WAIT_MS = 30_000;

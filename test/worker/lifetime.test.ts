@@ -8,8 +8,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
 import { fixturePlugins, python, workerScript } from '../helpers/python';
+import { figure } from '../helpers/figure';
+import { processAlive } from '../helpers/proc';
 import { waitFor } from '../helpers/waitFor';
-import { killGroup, processAlive, SECRET, startWorker } from './workerHarness';
+import { killGroup, SECRET, startWorker } from './workerHarness';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'rpp-worker-life-'));
 /**
@@ -21,7 +23,7 @@ const DEATH_WAIT_MS = 30_000;
 /** Waits until none of `pids` runs; returns how long that took (printed, never asserted). */
 async function allGone(pids: number[], what: string): Promise<number> {
   const started = Date.now();
-  await waitFor(async () => (await Promise.all(pids.map(async (pid) => ((await processAlive(pid)) ? [pid] : [])))).flat(), {
+  await waitFor(() => pids.filter(processAlive), {
     what, timeoutMs: DEATH_WAIT_MS, everyMs: 25, until: (alive) => alive.length === 0,
   });
   return Date.now() - started;
@@ -55,14 +57,14 @@ test('a SIGKILLed host takes its worker and the plugin’s child with it', async
   const line = await new Promise<string>((resolve) => host.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
   const ready = JSON.parse(line) as { port: number; pid: number };
   const child = await childOf(ready.port);
-  assert.ok(await processAlive(child));
+  assert.ok(processAlive(child));
   try {
     host.kill('SIGKILL');
     const tookMs = await allGone([ready.pid, child], 'the worker and the plugin\'s child to end after the host\'s SIGKILL');
     t.diagnostic(`worker and child gone ${tookMs} ms after the host's SIGKILL`);
   } finally {
     killGroup(ready.pid);
-    for (const pid of [child, ready.pid]) if (await processAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of [child, ready.pid]) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 });
 
@@ -74,10 +76,10 @@ test('the --ppid poll alone (host is not the parent, so no PDEATHSIG) ends the w
     fakeHost.kill('SIGKILL');
     const tookMs = await allGone([worker.pid, child], 'the worker and the plugin\'s child to end after the fake host\'s SIGKILL');
     assert.match(worker.stderr(), new RegExp(`host process ${fakeHost.pid} is gone`));
-    console.log(`[figure] worker and child gone ${tookMs} ms after the --ppid host's SIGKILL`);
+    figure('worker and child gone after the --ppid host\'s SIGKILL', `${tookMs} ms`);
   } finally {
     await worker.stop();
-    if (await processAlive(child)) process.kill(child, 'SIGKILL');
+    if (processAlive(child)) process.kill(child, 'SIGKILL');
   }
 });
 
@@ -97,7 +99,7 @@ test('SIGTERM during a hung call kills the plugin’s child process too', async 
     assert.equal((await worker.exited).code, 0);
     await allGone([child], 'the plugin\'s child to end after the worker\'s SIGTERM');
   } finally {
-    if (await processAlive(child)) process.kill(child, 'SIGKILL');
+    if (processAlive(child)) process.kill(child, 'SIGKILL');
   }
 });
 

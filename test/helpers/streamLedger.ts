@@ -41,3 +41,14 @@ export function describeIndices(indices: readonly number[]): string {
   const list = contiguous && indices.length > 2 ? `${indices[0]}–${indices[indices.length - 1]}` : indices.join(', ');
   return `${list} (${indices.length} item${indices.length === 1 ? '' : 's'})`;
 }
+
+/**
+ * Items lost before the last one yielded are a known host bug (issue 13): the host fails the stream as
+ * soon as the worker's exit event comes, before reading what the worker had already written to the
+ * socket; seen under load. Until it is fixed the test is marked TODO, naming the items lost, instead of
+ * passing in silence or failing at random. Losing the last item yielded is what the protocol allows.
+ */
+export function reportLossesBeyondLast(t: { todo: (message?: string) => void }, lost: readonly number[]): void {
+  if (lost.length <= 1) return;
+  t.todo(`items the worker had sent were lost: ${describeIndices(lost.slice(0, -1))} (and ${describeIndices(lost.slice(-1))}, which may be)`);
+}

@@ -119,7 +119,7 @@ export const tests: ExtensionHostTests = {
       const lastError = api.registry.get('vs-crash')?.lastError;
       assert.equal(lastError?.kind, 'crash');
       assert.equal(lastError?.options.exitCode, 7, lastError?.message);
-      assert.match(lastError?.message ?? '', /its worker exited with code 7\./);
+      assert.match(lastError?.message ?? '', /crashed \(exit code 7\)/);
       assert.match(await treeDescription(api, 'vs-crash'), /^1\.0\.0 · crashed$/);
       assert.equal(api.status.state.health, 'warning');
       const again = await vscode.commands.executeCommand<RunSummary>('remotePluginProxy.runOnFile', file, [file], { plugin: 'vs-crash' });

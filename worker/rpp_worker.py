@@ -733,7 +733,7 @@ class _ChunkWriter(threading.Thread):
         self.sock, self.call = sock, call
         self.lines = []
         self.pushed = 0  # bytes appended to lines (each line and its newline)
-        self.sent = 0  # bytes taken from lines
+        self.sent = 0  # bytes of lines handed to the kernel
         self.idle = False
         self.done = False
         self.failed = False
@@ -765,8 +765,6 @@ class _ChunkWriter(threading.Thread):
         n = len(lines)
         text = "\n".join(lines[:n]) + "\n"
         del lines[:n]  # the generator only appends, so the first n lines are the ones joined
-        self.sent += len(text)  # the lines are ASCII (json escapes the rest): chars = bytes
-        self.room.set()
         data = text.encode()
         del text
         if len(data) < RECV_BYTES:
@@ -775,6 +773,10 @@ class _ChunkWriter(threading.Thread):
             self.sock.sendall(b"%x\r\n" % len(data))
             self.sock.sendall(data)
             self.sock.sendall(b"\r\n")
+        # Counted as sent once the kernel has it (it delivers it even if the process dies next), so the
+        # generator is resumed past the bound only when what it yielded before is safe.
+        self.sent += len(data)  # the lines are ASCII (json escapes the rest): chars = bytes
+        self.room.set()
 
     def _check_peer(self):
         import select

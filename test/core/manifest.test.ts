@@ -16,6 +16,7 @@ import {
   type ManifestEntry,
 } from '../../src/core/manifest';
 import { python } from '../helpers/python';
+import { within } from '../helpers/waitFor';
 
 let dir: string;
 let manifestPath: string;
@@ -47,17 +48,6 @@ function problemAbout(entry: ManifestEntry, field: string): string {
 }
 
 const check = (value: unknown) => checkManifestValue(manifestPath, value);
-
-/** `promise`, or a failure that names what did not finish within `ms`. */
-async function withinDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 describe('a valid manifest', () => {
   test('gets defaults, keeps unknown fields and resolves the interpreter without following the symlink', async () => {
@@ -140,12 +130,12 @@ describe('file-level problems name the file and say what is wrong', () => {
     // Reading a FIFO without a writer would wait forever (and hold one of libuv's 4 pool threads):
     // ten of them, then a good manifest, must all be done within the deadline.
     const reads = [folder, zero, ...Array.from({ length: 10 }, () => fifo)].map((file) => readManifest(file));
-    const entries = await withinDeadline(Promise.all(reads), 10_000, 'reading a folder, a link to /dev/zero and ten FIFO manifests');
+    const entries = await within(Promise.all(reads), { what: 'reading a folder, a link to /dev/zero and ten FIFO manifests', timeoutMs: 30_000 });
     assert.match(broken(entries[0]).error.message, /folder\.json: is a folder, not a manifest file/);
     assert.match(broken(entries[1]).error.message, /zero\.json: is a device, not a regular file; manifests are read only from regular files/);
     for (const entry of entries.slice(2)) assert.match(broken(entry).error.message, /fifo\.json: is a named pipe \(FIFO\), not a regular file/);
     await fs.writeFile(manifestPath, JSON.stringify(valid));
-    assert.ok((await withinDeadline(readManifest(manifestPath), 10_000, 'a good manifest after the FIFOs')).ok);
+    assert.ok((await within(readManifest(manifestPath), { what: 'a good manifest after the FIFOs', timeoutMs: 30_000 })).ok);
   });
 
   test('the size limit holds while reading: a file that says it is empty but is not (/proc/kallsyms)', { skip: !existsSync('/proc/kallsyms') }, async () => {

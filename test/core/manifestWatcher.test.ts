@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { watchManifestDirs } from '../../src/core/manifestWatcher';
+import { waitFor } from '../helpers/waitFor';
 
 const WAIT_LIMIT_MS = 10_000;
 let root: string;
@@ -132,17 +133,9 @@ test('dispose closes every watcher and timer, also with a callback pending', asy
   assert.ok(resources().length > before.length, 'watching holds resources');
   await fs.writeFile(path.join(present, 'p.json'), '{}');
   // Dispose once the event has arrived and its debounce timer is pending (polled, bounded).
-  await waitUntil(() => timeouts() > watching);
+  await waitFor(timeouts, { what: 'the debounce timer of the change event', timeoutMs: WAIT_LIMIT_MS, until: (n) => n > watching });
   watcher.dispose();
   watcher.dispose(); // twice is harmless
   assert.deepEqual(resources(), before);
   assert.equal(calls, 0);
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_LIMIT_MS;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}

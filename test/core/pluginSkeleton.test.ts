@@ -11,6 +11,7 @@ import { readManifest } from '../../src/core/manifest';
 import { pythonClassName, pythonModuleName, writePluginSkeleton } from '../../src/core/pluginSkeleton';
 import { PluginWorker } from '../../src/core/pluginWorker';
 import { python, workerScript } from '../helpers/python';
+import { waitFor } from '../helpers/waitFor';
 
 let dir: string;
 
@@ -65,7 +66,7 @@ test('the skeleton loads as a manifest, runs as-is and streams two items; print(
     assert.deepEqual(result, { file: input, size_bytes: content.length, algorithm: 'md5', digest: createHash('md5').update(content).digest('hex') });
     const schema = (await worker.configSchema()) as { properties: { algorithm: { default: string } } };
     assert.equal(schema.properties.algorithm.default, 'sha256');
-    while (!log.some((line) => line.includes(`word-count: reading ${input}`))) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => log.some((line) => line.includes(`word-count: reading ${input}`)), { what: `the plugin's log line "word-count: reading ${input}"`, timeoutMs: 30_000 });
   } finally {
     await worker.dispose();
   }

@@ -10,6 +10,7 @@ import { PluginError } from '../../src/core/errors';
 import { withFileInput } from '../../src/core/fileInput';
 import { PluginWorker } from '../../src/core/pluginWorker';
 import { assertMatchesSchema } from '../helpers/protocol';
+import { waitFor } from '../helpers/waitFor';
 import { cjmOptions, cjmPythonPath, writeCjmStylePlugin, type CjmGeneration } from './cjmWorkerFixture';
 import { makeFixturePlugin, processExists } from './pluginWorkerFixture';
 
@@ -124,14 +125,6 @@ function lines(text: string): unknown[] {
     .map((line) => JSON.parse(line) as unknown);
 }
 
-async function until(what: string, ready: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 async function collect(stream: AsyncIterable<unknown>): Promise<{ items: unknown[]; error?: unknown }> {
   const items: unknown[] = [];
   try {
@@ -224,7 +217,7 @@ describe("cjm's early worker runs a synchronous call on its event loop", () => {
     try {
       const gate = path.join(fixture.dir, 'early-gate');
       const call = worker.execute([], { action: 'block_until', gate });
-      await until('the call to reach the worker', () => worker.activeCalls === 1);
+      await waitFor(() => worker.activeCalls === 1, { what: 'the call to reach the worker', timeoutMs: 30_000 });
       const stats = await worker.stats({ timeoutMs: 300 });
       assertMatchesSchema('stats', stats);
       assert.equal(stats.busy, true);
@@ -249,7 +242,7 @@ describe("cjm's current worker", () => {
     const started = path.join(fixture.dir, 'current-started');
     const abort = new AbortController();
     const call = worker.execute([], { action: 'work_until_cancelled', started }, { signal: abort.signal });
-    await until('the plugin to start working', () => existsSync(started));
+    await waitFor(() => existsSync(started), { what: 'the plugin to start working', timeoutMs: 30_000 });
     const progress = await worker.progress();
     assertMatchesSchema('cjm-progress', progress);
     assert.deepEqual(progress, { progress: 0.5, message: 'halfway' });
@@ -262,7 +255,7 @@ describe("cjm's current worker", () => {
   test('a PluginCancelledError is answered 409 {"detail"}, which is a cancelled call', async () => {
     const started = path.join(fixture.dir, 'current-started-409');
     const call = worker.execute([], { action: 'work_until_cancelled', started });
-    await until('the plugin to start working', () => existsSync(started));
+    await waitFor(() => existsSync(started), { what: 'the plugin to start working', timeoutMs: 30_000 });
     await worker.cancel();
     await assert.rejects(call, isPluginError('cancelled', /cancelled by operator/));
   });
@@ -296,7 +289,7 @@ describe('a plugin written for cjm-plugin-system on the bundled worker', () => {
     const started = path.join(fixture.dir, 'bundled-started');
     const abort = new AbortController();
     const call = worker.execute([], { action: 'work_until_cancelled', started }, { signal: abort.signal });
-    await until('the plugin to start working', () => existsSync(started));
+    await waitFor(() => existsSync(started), { what: 'the plugin to start working', timeoutMs: 30_000 });
     abort.abort();
     await assert.rejects(call, isPluginError('cancelled', /cancelled/));
     assert.deepEqual(await worker.execute([], { action: 'last_outcome' }), { outcome: 'cancelled through cancel()' });

@@ -66,16 +66,17 @@ class ProxyTestPlugin:
         return {"args": list(args), "kwargs": kwargs, "pid": os.getpid()}
 
     def execute_stream(self, *args, **kwargs):
+        pad = "x" * int(kwargs.get("pad", 0))
         for i in range(int(kwargs.get("count", 3))):
             if kwargs.get("crash_at") == i:
                 print("stream dies at %d" % i, file=sys.stderr, flush=True)
-                # Items yielded a moment before a hard exit may still sit in the worker's send
-                # buffer (docs/protocol.md); give them that moment, as any real work would.
-                time.sleep(0.2)
-                os._exit(7)
+                os._exit(7)  # at once: test/helpers/streamLedger.ts says what may be lost
             if kwargs.get("raise_at") == i:
                 raise RuntimeError("stream broke at %d" % i)
-            yield {"i": i}
+            if kwargs.get("ledger"):
+                with open(kwargs["ledger"], "a") as f:
+                    f.write("%d\n" % i)
+            yield {"i": i, "pad": pad} if pad else {"i": i}
             if kwargs.get("gate") and i == 0:
                 wait_for(kwargs["gate"])
             if kwargs.get("slow"):

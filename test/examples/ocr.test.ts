@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginWorker } from '../../src/core/pluginWorker';
 import { childRegionsOf, shapeOf } from '../../src/core/resultShapes';
+import { waitFor } from '../helpers/waitFor';
 import { collect, missingProgram, startExample, workspaceDir } from './exampleWorker';
 
 const skip = missingProgram('tesseract', 'tesseract-ocr tesseract-ocr-eng');
@@ -73,8 +74,11 @@ test('a missing tesseract program says how to install it', async () => {
   assert.match(error.message, /The tesseract program \(no-such-tesseract\) was not found\. Install it: `sudo apt-get install tesseract-ocr tesseract-ocr-eng`/);
 });
 
-test('a language without its data, and a file that is not an image, get clear errors', { skip }, async () => {
+test('a language without its data gets an error that says which package to install', { skip }, async () => {
   assert.match((await pluginError([image], { language: 'xyz' })).message, /no data for the language 'xyz'\. Install it \(`sudo apt-get install tesseract-ocr-xyz`\)/);
+});
+
+test('a file that is not an image gets a clear error before tesseract runs', async () => {
   const text = path.join(dir, 'names.txt');
   await fs.writeFile(text, 'a.png\nb.png\n'); // tesseract itself would take this for a list of images
   assert.match((await pluginError([text])).message, /names\.txt is not an image OCR can read; it reads PNG, JPEG/);
@@ -94,18 +98,13 @@ test('cancelling a call kills the tesseract process', async () => {
 });
 
 async function waitForPid(file: string): Promise<number> {
-  for (;;) {
-    const text = await fs.readFile(file, 'utf8').catch(() => '');
-    if (text.endsWith('\n')) return Number(text.trim());
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const text = await waitFor(() => fs.readFile(file, 'utf8'), { what: `the stand-in tesseract to write its pid to ${file}`, timeoutMs: 30_000, until: (t) => t.endsWith('\n') });
+  return Number(text.trim());
 }
 
-/** Resolves once the process no longer exists (a zombie counts as gone); the test's own timeout bounds the wait. */
+/** Resolves once the process no longer exists (a zombie counts as gone). */
 async function waitUntilGone(pid: number): Promise<void> {
-  for (;;) {
-    const state = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
-    if (state === '' || state.startsWith('Z')) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(() => spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim(), {
+    what: `the tesseract process ${pid} to end after the cancel`, timeoutMs: 30_000, until: (state) => state === '' || state.startsWith('Z'),
+  });
 }

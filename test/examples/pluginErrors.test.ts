@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import { takes } from '../../src/core/fileRule';
 import { discoverManifests } from '../../src/core/manifestDiscovery';
+import { waitFor } from '../helpers/waitFor';
 import { exampleDir, startExample, workspaceDir } from './exampleWorker';
 
 const EXAMPLES = ['audio-levels', 'image-info', 'ocr', 'speech-commands'];
@@ -36,16 +37,12 @@ test('a plugin that raises shows its own message; the traceback names its file a
     const line = await lineOf(source, 'is not a WAV file. Audio levels reads');
     const where = `File "${source}", line ${line}`;
     assert.ok(error.detail?.includes(where), `the traceback names ${where}:\n${error.detail}`);
-    await waitFor(() => log.some((logLine) => logLine.includes(where)));
+    // Stderr lines arrive on their own pipe, possibly after the HTTP answer.
+    await waitFor(() => log.some((logLine) => logLine.includes(where)), { what: `the log to show the traceback line ${where}`, timeoutMs: 30_000 });
   } finally {
     await worker.dispose();
   }
 });
-
-/** Stderr lines arrive on their own pipe, possibly after the HTTP answer; the test's timeout bounds the wait. */
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 test('every example manifest loads, with python3 from PATH and file types for its files', async () => {
   const { entries, missingDirs } = await discoverManifests(EXAMPLES.map(exampleDir));

@@ -19,7 +19,9 @@ import { request } from 'undici';
 import { PluginRegistry } from '../../src/core/registry';
 import { PluginWorker } from '../../src/core/pluginWorker';
 import { fixturePlugins, python, workerScript } from '../helpers/python';
-import { figure, killMarked, makePluginFolder, openRegistry, secretOf, sleep, workerPort, type PluginFolder } from './helpers';
+import { secretOf, workerPort } from '../helpers/proc';
+import { waitFor, within } from '../helpers/waitFor';
+import { figure, killMarked, makePluginFolder, openRegistry, type PluginFolder } from './helpers';
 
 const encoder = new TextEncoder();
 
@@ -368,15 +370,14 @@ describe('bounds: large, deep and unprintable', () => {
       const progress = await fetchProgress(pid);
       return Number(/yielded (\d+)/.exec(progress.message ?? '')?.[1] ?? 0);
     };
-    let before = -1;
-    let count = await yielded();
-    for (const deadline = Date.now() + 20_000; count !== before && Date.now() < deadline; ) {
-      await sleep(500);
-      before = count;
-      count = await yielded();
-    }
+    // Read 0.5 s apart until the count stops moving: the plugin is waiting for room.
+    let previous = -1;
+    const { count } = await waitFor(async () => {
+      const reading = { count: await yielded(), previous };
+      previous = reading.count;
+      return reading;
+    }, { what: 'the plugin to stop yielding while nobody reads', timeoutMs: 60_000, everyMs: 500, until: (r) => r.count === r.previous });
     await stream.return?.(undefined);
-    assert.equal(count, before, 'the plugin kept yielding for 20 s while nobody read');
     const aheadMb = (count * 20) / 1024;
     assert.ok(aheadMb < 64, `the plugin ran ${aheadMb.toFixed(1)} MB ahead of a consumer that stopped`);
     figure('bad input: a consumer that stopped reading; the plugin stopped after', `${count} items of 20 KB (${aheadMb.toFixed(1)} MB: worker 4 MB + socket buffers + undici's 64 KB)`);
@@ -414,7 +415,7 @@ describe('bounds: manifests', () => {
   test('a start that spawn refuses without an exit event (a NUL in the environment) fails loudly', async () => {
     const manifest = { name: 'nul', version: '1', python_path: python, module: 'bounds_plugin', class: 'BoundsPlugin', env_vars: { TOKEN: 'ab\u0000cd' } };
     const start = PluginWorker.start({ manifest, manifestPath: path.join(dir, 'nul.json'), pythonExecutable: python, workerScript, startupTimeoutMs: 10_000 });
-    const outcome = await Promise.race([start.then(() => 'started', (e: unknown) => e), sleep(15_000).then(() => 'unsettled')]);
+    const outcome = await within(start.then(() => 'started', (e: unknown) => e), { what: 'the refused start to settle', timeoutMs: 60_000 });
     assert.ok(outcome instanceof PluginError, `the start ${String(outcome)}`);
     assert.equal(outcome.kind, 'start');
     assert.match(outcome.message, /did not start: the interpreter could not be run \(.*null bytes/);
@@ -428,10 +429,9 @@ describe('bounds: manifests', () => {
     await mkdir(path.join(plugins, 'folder.json'));
     const good = { name: 'good', version: '1', python_path: python, module: 'bounds_plugin', class: 'BoundsPlugin', env_vars: { PYTHONPATH: fixturePlugins } };
     await writeFile(path.join(plugins, 'good.json'), JSON.stringify(good));
-    const deadline = (what: string) => sleep(15_000).then(() => { throw new Error(`${what} did not finish within 15 s`); });
-    const reg = await Promise.race([PluginRegistry.create({ pluginDirs: [plugins], includeDefaultDir: false, watch: false }), deadline('discovery')]);
+    const reg = await within(PluginRegistry.create({ pluginDirs: [plugins], includeDefaultDir: false, watch: false }), { what: 'discovery', timeoutMs: 30_000 });
     try {
-      for (let i = 0; i < 6; i++) await Promise.race([reg.reload(), deadline(`reload ${i + 1}`)]); // more than libuv's 4 pool threads
+      for (let i = 0; i < 6; i++) await within(reg.reload(), { what: `reload ${i + 1}`, timeoutMs: 30_000 }); // more than libuv's 4 pool threads
       const states = Object.fromEntries(reg.list().map((p) => [p.name, p.state === 'broken' ? p.lastError?.message : p.state]));
       assert.equal(states.good, 'stopped');
       assert.match(String(states.fifo), /fifo\.json: is a named pipe \(FIFO\), not a regular file/);

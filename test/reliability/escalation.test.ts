@@ -9,7 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { PluginError } from '../../src/core/errors';
 import type { PluginRegistry } from '../../src/core/registry';
 import { SITUATIONS, type Situation } from './situations';
-import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, readProc, stillRunning, type PluginFolder } from './helpers';
+import { readProc } from '../helpers/proc';
+import { waitFor } from '../helpers/waitFor';
+import { figure, killMarked, makePluginFolder, openRegistry, processesWithMark, stillRunning, type PluginFolder } from './helpers';
 
 /** A short grace keeps the suite quick; the default (3 s) is only longer. */
 const GRACE_MS = 1000;
@@ -68,7 +70,7 @@ function settle(promise: Promise<unknown>): Promise<{ error?: PluginError; at: n
 
 /** The worker is a new one, ready, and answers a call. */
 async function restartedAndWorking(name: string, oldPid: number): Promise<void> {
-  assert.ok(await eventually(() => registry.get(name)?.state === 'ready' && registry.get(name)?.pid !== oldPid, 15_000), `${name} is ready again with a new worker`);
+  await waitFor(() => registry.get(name)?.state === 'ready' && registry.get(name)?.pid !== oldPid, { what: `${name} to be ready again with a new worker`, timeoutMs: 30_000 });
   assert.equal(readProc(oldPid, 'stat'), undefined, 'the old worker is gone');
   assert.deepEqual(await registry.execute(name, { kwargs: { action: 'cooperative', seconds: 0 } }), { cancelled: false });
 }
@@ -235,6 +237,6 @@ test('a keeper killed from outside still takes its worker and the worker’s gro
   process.kill(keeper, 'SIGKILL');
   const { error } = await call;
   assert.equal(error?.kind, 'crash');
-  assert.ok(await eventually(() => readProc(worker, 'stat') === undefined, 2000), 'the worker died with its keeper');
+  await waitFor(() => readProc(worker, 'stat') === undefined, { what: 'the worker to die with its keeper', timeoutMs: 15_000 });
   assert.equal(registry.get('stubborn')?.state, 'crashed');
 });

@@ -93,7 +93,6 @@ describe('slow worlds', { concurrency: true }, () => {
       await assert.rejects(registry.stats('frozen'), (e: PluginError) => e instanceof PluginError && e.kind === 'unresponsive' && /did not answer \/stats/.test(e.message));
       const took = Date.now() - started;
       figure('slow worlds: SIGSTOPped worker reported unresponsive after', `${took} ms`);
-      assert.ok(took < 10_000, `took ${took} ms`);
       const info = registry.get('frozen');
       assert.equal(info?.lastError?.kind, 'unresponsive');
       assert.match(info?.lastError?.message ?? '', /Restart the plugin/);

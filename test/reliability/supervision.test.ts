@@ -5,12 +5,15 @@
 // re-parented one is found wherever it went; the keeper and the wrapper carry it too.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { projectRoot, python } from '../helpers/python';
-import { eventually, figure, killMarked, makePluginFolder, openRegistry, processesWithMark, sleep, stillRunning, tempInputFolders, type PluginFolder } from './helpers';
+import { waitFor } from '../helpers/waitFor';
+import { figure, killMarked, makePluginFolder, openRegistry, processesWithMark, sleep, stillRunning, type PluginFolder } from './helpers';
 import { reachSituation, SITUATIONS, type Situation } from './situations';
 
 /** Tries per situation with a SIGKILLed host (RPP_SUPERVISION_TRIES to change). */
@@ -73,7 +76,8 @@ function markedPids(folder: PluginFolder): number[] {
  * every process that carries the mark, known or not (one forked meanwhile, one re-parented).
  */
 async function untilGone(folder: PluginFolder, since: number, known: number[]): Promise<Outcome> {
-  await eventually(() => stillRunning(known).length === 0, Math.max(0, since + COUNT_AFTER_MS - Date.now()), 2);
+  // Counted below either way: a survivor is a failure there, with its details.
+  await waitFor(() => stillRunning(known).length === 0, { what: 'the known processes to end', timeoutMs: Math.max(1, since + COUNT_AFTER_MS - Date.now()), everyMs: 2 }).catch(() => undefined);
   const goneMs = Date.now() - since;
   if (stillRunning(known).length > 0) await sleep(Math.max(0, since + COUNT_AFTER_MS - Date.now()));
   const left = processesWithMark(folder.mark);
@@ -236,7 +240,7 @@ test('the temp folder of an unsaved-buffer input of a SIGKILLed host is removed 
   const situation = SITUATIONS[0];
   await withFolder(situation, async (folder) => {
     const { host } = await startHost(folder, situation, ['--unsaved-input']);
-    const ours = (): string[] => tempInputFolders().filter((name) => name.startsWith(`rpp-input-${host}-`));
+    const ours = (): string[] => readdirSync(os.tmpdir()).filter((name) => name.startsWith(`rpp-input-${host}-`));
     assert.equal(ours().length, 1, 'the call’s temp folder exists while it runs');
     const known = markedPids(folder);
     process.kill(host, 'SIGKILL');

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { RemotePluginProxyApi } from '../../src/extension/extension';
+import { waitFor as waitUntil } from '../helpers/waitFor';
 
 const EXTENSION_ID = 'remote-plugin-proxy.remote-plugin-proxy';
 
@@ -14,16 +15,9 @@ export async function extensionApi(): Promise<RemotePluginProxyApi> {
   return extension.activate();
 }
 
-/** Polls `check` until it returns a truthy value; fails with `what` and the last value seen. */
+/** Polls `check` until it returns a truthy value (test/helpers/waitFor.ts); fails with `what` and the last value seen. */
 export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 45_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last as NonNullable<T>;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Timed out waiting for ${what} (last value: ${JSON.stringify(last)})`);
+  return (await waitUntil(check, { what, timeoutMs, everyMs: 50 })) as NonNullable<T>;
 }
 
 /** Writes a file into the test workspace and returns its URI. */

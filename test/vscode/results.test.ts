@@ -30,6 +30,26 @@ async function newestRun(): Promise<RunRecord> {
 
 const runNode = (record: RunRecord) => ({ kind: 'run' as const, record });
 
+/**
+ * The webview of a results panel as the extension built it. ResultsPanel and ResultsWebview keep it
+ * private; the test reads the real object the panel shows, not a copy of its template.
+ */
+function servedWebview(view: unknown): vscode.Webview {
+  const webview = (view as { webview?: { panel?: vscode.WebviewPanel } } | undefined)?.webview?.panel?.webview;
+  assert.ok(webview, 'the latest results view has a webview panel');
+  return webview;
+}
+
+/** The directives of the Content-Security-Policy meta tag of `html`, each with its sources. */
+function cspOf(html: string): Map<string, string[]> {
+  const metas = [...html.matchAll(/<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"\s*>/gi)];
+  assert.equal(metas.length, 1, 'one CSP meta tag');
+  assert.ok(html.indexOf(metas[0][0]) < html.search(/<script\b|<link\b/i), 'the CSP comes before any script or stylesheet');
+  const directives = metas[0][1].split(';').map((part) => part.trim().split(/\s+/)).filter((words) => words[0]);
+  return new Map(directives.map(([name, ...sources]) => [name, sources]));
+}
+
+
 export const tests: ExtensionHostTests = {
   'a run is recorded in the global storage, not in the workspace': async () => {
     const api = await extensionApi();
@@ -72,6 +92,44 @@ export const tests: ExtensionHostTests = {
       await waitFor('the reopened panel to render 100,000 items', () => reopened.renderedCount === 100_000, 120_000);
       assert.match(reopened.title, /^rpp-series: series\.txt · /);
       console.log(`[results] 100,000 items: streamed in ${Math.round(streamed)} ms, on screen after ${Math.round(rendered)} ms; reopened on screen in ${Math.round(performance.now() - reopening)} ms`);
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    }
+  },
+
+  'the panel serves HTML with a strict CSP: a fresh nonce on every script, nothing inline, resources only from the bundle and the input folder': async () => {
+    const api = await extensionApi();
+    const file = workspaceFile('history/csp.txt', 'one\n');
+    try {
+      const served: { html: string; roots: string[] }[] = [];
+      for (let i = 0; i < 2; i++) {
+        await vscode.commands.executeCommand('remotePluginProxy.streamOnFile', file, [file], { plugin: 'vs-echo' });
+        const webview = servedWebview(api.runs.latestView);
+        served.push({ html: webview.html, roots: (webview.options.localResourceRoots ?? []).map((uri) => uri.fsPath) });
+      }
+      const nonces = served.map(({ html }) => {
+        const policy = cspOf(html);
+        assert.deepEqual(policy.get('default-src'), ["'none'"], `default-src of ${html}`);
+        const scriptSources = policy.get('script-src') ?? [];
+        assert.equal(scriptSources.length, 1, `script-src allows only a nonce: ${scriptSources.join(' ')}`);
+        const nonce = /^'nonce-([A-Za-z0-9+/=]+)'$/.exec(scriptSources[0])?.[1];
+        assert.ok(nonce && Buffer.from(nonce, 'base64').length >= 16, `a nonce of at least 16 random bytes: ${scriptSources[0]}`);
+        for (const [directive, sources] of policy) {
+          assert.ok(!sources.some((source) => /unsafe-|^\*$|^https?:$|^data:$/.test(source)), `${directive} allows ${sources.join(' ')}`);
+        }
+        const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+        assert.ok(scripts.length > 0, 'the panel loads its script');
+        for (const [tag, attributes, body] of scripts) {
+          assert.ok(attributes.includes(`nonce="${nonce}"`), `${tag} carries the policy's nonce`);
+          assert.equal(body.trim(), '', `${tag} has no inline code`);
+        }
+        assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'no inline event handlers');
+        assert.doesNotMatch(html, /<style\b|\sstyle\s*=/i, 'no inline styles');
+        return nonce;
+      });
+      assert.notEqual(nonces[0], nonces[1], 'each panel gets a nonce of its own');
+      const bundle = path.join(vscode.extensions.getExtension('remote-plugin-proxy.remote-plugin-proxy')!.extensionPath, 'dist', 'webview');
+      for (const { roots } of served) assert.deepEqual(roots.sort(), [bundle, path.dirname(file.fsPath)].sort(), 'local resources: the bundle and the input file\'s folder only');
     } finally {
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     }

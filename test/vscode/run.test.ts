@@ -83,7 +83,7 @@ export const tests: ExtensionHostTests = {
       await waitFor('three items on screen', () => panel.renderedCount === 3);
       assert.equal(panel.finished, false, 'the run is still going: the plugin waits for its release file');
       assert.equal(api.registry.get('vs-gated')?.state, 'busy');
-      assert.match(api.status.state.text, /\$\(sync~spin\) Plugins: 1/);
+      assert.match(api.status.state.text, /\$\(sync~spin\) Plugins: 1\b/);
       await closeEditors(); // closing the results panel stops the run
       const summary = await run;
       assert.equal(summary.cancelled, true);
@@ -116,7 +116,10 @@ export const tests: ExtensionHostTests = {
       const summary = await vscode.commands.executeCommand<RunSummary>('remotePluginProxy.runOnFile', file, [file], { plugin: 'vs-crash' });
       assert.equal(summary.errors, 1);
       assert.equal(api.registry.get('vs-crash')?.state, 'crashed');
-      assert.match(api.registry.get('vs-crash')?.lastError?.message ?? '', /code 7/);
+      const lastError = api.registry.get('vs-crash')?.lastError;
+      assert.equal(lastError?.kind, 'crash');
+      assert.equal(lastError?.options.exitCode, 7, lastError?.message);
+      assert.match(lastError?.message ?? '', /crashed \(exit code 7\)/);
       assert.match(await treeDescription(api, 'vs-crash'), /^1\.0\.0 · crashed$/);
       assert.equal(api.status.state.health, 'warning');
       const again = await vscode.commands.executeCommand<RunSummary>('remotePluginProxy.runOnFile', file, [file], { plugin: 'vs-crash' });

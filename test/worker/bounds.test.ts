@@ -11,30 +11,27 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, request } from 'undici';
+import { figure } from '../helpers/figure';
+import { statusField, workerSocket } from '../helpers/proc';
 import { python } from '../helpers/python';
+import { waitFor } from '../helpers/waitFor';
 import { head, ndjson, SECRET, startWorker, type RunningWorker } from './workerHarness';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'rpp-worker-bounds-'));
 const MB = 1024 * 1024;
 
-function figure(label: string, value: string | number): void {
-  console.log(`[figure] ${label}: ${value}`);
+
+/** Generous: the machine may be loaded. */
+const WAIT_MS = 30_000;
+
+async function busy(worker: RunningWorker): Promise<boolean> {
+  return ((await worker.call('GET', '/health')).json as { busy: boolean }).busy;
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, withinMs = 15_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
+/** VmRSS in MB, or Threads, of a running process. */
 function procStatus(pid: number, field: 'VmRSS' | 'Threads'): number {
-  const value = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  const value = statusField(pid, field);
+  if (value === undefined) throw new Error(`process ${pid} is gone`);
   return field === 'VmRSS' ? value / 1024 : value;
 }
 
@@ -127,8 +124,23 @@ describe('streams to a reader that stops reading', () => {
     return Number(/yielded (\d+)/.exec(message)?.[1] ?? 0);
   }
 
+  /** How many items the generator yielded once it stopped advancing (it waits for room), read 0.5 s apart. */
+  async function untilGeneratorWaits(onReading: () => void = () => undefined): Promise<number> {
+    let previous = -1;
+    const reading = await waitFor(
+      async () => {
+        const count = await yielded();
+        onReading();
+        const stalled = count === previous;
+        previous = count;
+        return { count, stalled };
+      },
+      { what: 'the generator to stop advancing (to wait for room) although nobody reads', timeoutMs: WAIT_MS, everyMs: 500, until: (r) => r.stalled },
+    );
+    return reading.count;
+  }
+
   test('the generator waits: what is not yet sent stays within a few MB, not thousands of items', { timeout: 60_000 }, async () => {
-    await sleep(200);
     const idle = procStatus(worker.pid, 'VmRSS');
     const itemBytes = 20 * 1024;
     const res = await request(`${worker.base}/execute_stream`, {
@@ -139,16 +151,7 @@ describe('streams to a reader that stops reading', () => {
     const chunks = res.body[Symbol.asyncIterator]();
     let text = String((await chunks.next()).value); // the stream runs; from here on nobody reads
     let peak = 0;
-    let before = -1;
-    let count = await yielded();
-    // Until the generator stops advancing (it is waiting for room), at most 20 s.
-    for (const deadline = Date.now() + 20_000; count !== before && Date.now() < deadline; ) {
-      await sleep(500);
-      before = count;
-      count = await yielded();
-      peak = Math.max(peak, procStatus(worker.pid, 'VmRSS'));
-    }
-    assert.equal(count, before, 'the generator kept going for 20 s although nobody read');
+    const count = await untilGeneratorWaits(() => (peak = Math.max(peak, procStatus(worker.pid, 'VmRSS'))));
     const heldMb = (count * itemBytes) / MB;
     // 4 MB in the worker plus what the kernel's socket buffers took (a few MB on loopback).
     assert.ok(heldMb < 64, `the generator ran ${count} items (${heldMb.toFixed(1)} MB) ahead of a reader that stopped`);
@@ -175,15 +178,9 @@ describe('streams to a reader that stops reading', () => {
       headers: { authorization: `Bearer ${SECRET}`, 'x-rpp-call-id': 'blocked' },
       body: JSON.stringify({ kwargs: { size: 64 * 1024 } }),
     });
-    let before = -1;
-    let count = await yielded();
-    while (count !== before) {
-      await sleep(300);
-      before = count;
-      count = await yielded();
-    }
+    const count = await untilGeneratorWaits();
     assert.deepEqual((await worker.call('POST', '/cancel', { call_id: 'blocked' })).json, { cancelled: 1 });
-    await until(async () => !((await worker.call('GET', '/health')).json as { busy: boolean }).busy, 'the plugin to be free after /cancel');
+    await waitFor(() => busy(worker), { what: 'the plugin to be free after /cancel', timeoutMs: WAIT_MS, until: (b) => !b });
     const lines = ndjson(await res.body.text()) as Record<string, unknown>[];
     const last = lines.at(-1) as { _job_error?: { type: string } };
     assert.equal(last._job_error?.type, 'Cancelled', JSON.stringify(last).slice(0, 300));
@@ -227,8 +224,9 @@ describe('strangers and thread limits', () => {
     try {
       const threadsBefore = procStatus(worker.pid, 'Threads');
       for (let i = 0; i < 300; i++) sockets.push(net.connect(worker.port, '127.0.0.1').on('error', () => undefined));
-      await until(() => sockets.every((s) => !s.connecting), '300 connections to be established');
-      await sleep(300);
+      await waitFor(() => sockets.filter((s) => s.connecting).length, { what: '300 connections to be established', timeoutMs: WAIT_MS, until: (n) => n === 0 });
+      // Counted once the worker has accepted them all: none waits in its listening socket's queue.
+      await waitFor(() => workerSocket(worker.pid).acceptQueue, { what: 'the worker to accept the 300 connections', timeoutMs: WAIT_MS, until: (n) => n === 0 });
       const threads = procStatus(worker.pid, 'Threads');
       const client = new Client(worker.base, { pipelining: 0, headersTimeout: 10_000, bodyTimeout: 10_000 });
       const started = Date.now();
@@ -280,7 +278,7 @@ describe('strangers and thread limits', () => {
       assert.ok(statuses.includes('503'), `no connection was refused; the limit did not bite: ${JSON.stringify(counts)}`);
       assert.ok(statuses.every((s) => s === '200' || s === '503'), JSON.stringify(counts));
       for (const socket of sockets) socket.destroy();
-      await until(async () => (await worker.call('GET', '/health')).status === 200, 'the worker to answer after the crowd left');
+      await waitFor(async () => (await worker.call('GET', '/health')).status, { what: 'the worker to answer after the crowd left', timeoutMs: WAIT_MS, until: (status) => status === 200 });
       assert.equal(worker.proc.exitCode, null, 'the worker is still running');
       figure('worker: 120 keep-alive connections under a 400 MB address-space limit', JSON.stringify(counts));
     } finally {
@@ -297,20 +295,16 @@ describe('/stats and cleanup()', () => {
       const cores = os.availableParallelism();
       const readings: number[] = [];
       const cpu = async () => ((await worker.call('GET', '/stats')).json as { cpu_percent: number }).cpu_percent;
-      for (let i = 0; i < 30; i++) {
-        readings.push(...(await Promise.all([cpu(), cpu(), cpu()]))); // two pollers at once, as in VS Code
-        await sleep(20);
-      }
+      for (let i = 0; i < 30; i++) readings.push(...(await Promise.all([cpu(), cpu(), cpu()]))); // pollers at once, as in VS Code
       assert.ok(readings.every((p) => p >= 0 && p <= 100 * cores), `readings above ${100 * cores}: ${readings.join(' ')}`);
-      // A busy plugin is seen as busy, but never above the cores either.
+      // A busy plugin is seen as busy, but never above the cores either. Its CPU time shows in the
+      // reading whose window (at least 0.5 s) covers it, however late the machine lets it run.
       const burn = worker.call('POST', '/execute', { kwargs: { action: 'burn', seconds: 1.5 } });
-      await sleep(800);
-      const busy = ((await worker.call('GET', '/stats')).json as { cpu_percent: number }).cpu_percent;
+      const busyReadings: number[] = [];
+      await waitFor(async () => busyReadings[busyReadings.push(await cpu()) - 1], { what: 'a /stats reading above 0 % while the plugin burns CPU', timeoutMs: WAIT_MS, everyMs: 100, until: (p) => p > 0 });
       await burn;
-      await sleep(600);
-      const after = ((await worker.call('GET', '/stats')).json as { cpu_percent: number }).cpu_percent;
-      assert.ok(busy > 0 && busy <= 100 * cores, `busy: ${busy}`);
-      figure('worker: idle cpu_percent over 90 quick /stats, 3 at a time', `max ${Math.max(...readings)} (cap ${100 * cores}); busy ${busy}, then ${after}`);
+      assert.ok(busyReadings.every((p) => p >= 0 && p <= 100 * cores), `readings above ${100 * cores}: ${busyReadings.join(' ')}`);
+      figure('worker: idle cpu_percent over 90 quick /stats, 3 at a time', `max ${Math.max(...readings)} (cap ${100 * cores}); busy ${Math.max(...busyReadings)}`);
     } finally {
       await worker.stop();
     }
@@ -335,7 +329,7 @@ describe('/stats and cleanup()', () => {
     const worker = await startWorker({ module: 'bounds_plugin', cls: 'BoundsPlugin', env: { BOUNDS_CLEANUP_NOTE: note } });
     try {
       const call = worker.call('POST', '/execute', { kwargs: { action: 'sleep', seconds: 0.6 } });
-      await until(async () => ((await worker.call('GET', '/health')).json as { busy: boolean }).busy, 'the call to run');
+      await waitFor(() => busy(worker), { what: 'the call to run', timeoutMs: WAIT_MS });
       const cleanup = await worker.call('POST', '/cleanup');
       assert.equal(cleanup.status, 200, cleanup.text);
       await call.catch(() => undefined); // cancelled by /cleanup; the worker may exit before answering it

@@ -8,21 +8,25 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
 import { fixturePlugins, python, workerScript } from '../helpers/python';
-import { killGroup, processAlive, SECRET, startWorker } from './workerHarness';
+import { figure } from '../helpers/figure';
+import { processAlive } from '../helpers/proc';
+import { waitFor } from '../helpers/waitFor';
+import { killGroup, SECRET, startWorker } from './workerHarness';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'rpp-worker-life-'));
-/** The protocol's promise: the worker and its children are gone within 1.5 s of the host's death. */
-const DEATH_BOUND_MS = 1500;
+/**
+ * Generous: the protocol promises the worker and its children end within about 1.5 s of the host's
+ * death, but on a loaded machine a test checks only that they end; how fast is a bench figure.
+ */
+const DEATH_WAIT_MS = 30_000;
 
-async function goneWithin(pids: number[], ms: number): Promise<number> {
+/** Waits until none of `pids` runs; returns how long that took (printed, never asserted). */
+async function allGone(pids: number[], what: string): Promise<number> {
   const started = Date.now();
-  while (Date.now() - started <= ms) {
-    const alive = await Promise.all(pids.map(processAlive));
-    if (!alive.some(Boolean)) return Date.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  const alive = await Promise.all(pids.map(async (pid) => [pid, await processAlive(pid)] as const));
-  throw new Error(`still alive after ${ms} ms: ${alive.filter(([, a]) => a).map(([p]) => p).join(', ')}`);
+  await waitFor(() => pids.filter(processAlive), {
+    what, timeoutMs: DEATH_WAIT_MS, everyMs: 25, until: (alive) => alive.length === 0,
+  });
+  return Date.now() - started;
 }
 
 /** Starts a plugin call that spawns `sleep 300` and hangs; returns the child's pid. */
@@ -30,12 +34,11 @@ async function childOf(port: number): Promise<number> {
   const dispatcher = new Agent();
   const headers = { authorization: `Bearer ${SECRET}` };
   void request(`http://127.0.0.1:${port}/execute`, { method: 'POST', headers, body: '{}', dispatcher }).catch(() => undefined);
-  for (;;) {
+  const message = await waitFor(async () => {
     const res = await request(`http://127.0.0.1:${port}/progress`, { headers, dispatcher });
-    const { message } = (await res.body.json()) as { message: string | null };
-    if (message) return Number(message);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+    return ((await res.body.json()) as { message: string | null }).message;
+  }, { what: 'the plugin to report its child\'s pid in /progress', timeoutMs: 30_000 });
+  return Number(message);
 }
 
 // A host process like VS Code's extension host: starts the worker as its own child in a new
@@ -49,33 +52,34 @@ sys.stdout.write(worker.stdout.readline().decode()); sys.stdout.flush()
 time.sleep(300)
 `;
 
-test('a SIGKILLed host takes its worker and the plugin’s child with it within 1.5 s', async (t) => {
+test('a SIGKILLed host takes its worker and the plugin’s child with it', async (t) => {
   const host = spawn(python, ['-c', HOST], { env: { ...process.env, RPP_WORKER_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => host.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
   const ready = JSON.parse(line) as { port: number; pid: number };
   const child = await childOf(ready.port);
-  assert.ok(await processAlive(child));
+  assert.ok(processAlive(child));
   try {
     host.kill('SIGKILL');
-    const tookMs = await goneWithin([ready.pid, child], DEATH_BOUND_MS);
+    const tookMs = await allGone([ready.pid, child], 'the worker and the plugin\'s child to end after the host\'s SIGKILL');
     t.diagnostic(`worker and child gone ${tookMs} ms after the host's SIGKILL`);
   } finally {
     killGroup(ready.pid);
-    for (const pid of [child, ready.pid]) if (await processAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of [child, ready.pid]) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 });
 
-test('the --ppid poll alone (host is not the parent, so no PDEATHSIG) ends the worker within 1.5 s', async () => {
+test('the --ppid poll alone (host is not the parent, so no PDEATHSIG) ends the worker', async () => {
   const fakeHost = spawn('sleep', ['300'], { stdio: 'ignore' }); // a real process that only plays the host's part
   const worker = await startWorker({ module: 'faulty_plugin', cls: 'SpawnsChildPlugin', args: ['--ppid', String(fakeHost.pid)] });
   const child = await childOf(worker.port);
   try {
     fakeHost.kill('SIGKILL');
-    await goneWithin([worker.pid, child], DEATH_BOUND_MS);
-    assert.match(worker.stderr(), /host process \d+ is gone/);
+    const tookMs = await allGone([worker.pid, child], 'the worker and the plugin\'s child to end after the fake host\'s SIGKILL');
+    assert.match(worker.stderr(), new RegExp(`host process ${fakeHost.pid} is gone`));
+    figure('worker and child gone after the --ppid host\'s SIGKILL', `${tookMs} ms`);
   } finally {
     await worker.stop();
-    if (await processAlive(child)) process.kill(child, 'SIGKILL');
+    if (processAlive(child)) process.kill(child, 'SIGKILL');
   }
 });
 
@@ -93,9 +97,9 @@ test('SIGTERM during a hung call kills the plugin’s child process too', async 
   try {
     worker.proc.kill('SIGTERM');
     assert.equal((await worker.exited).code, 0);
-    await goneWithin([child], DEATH_BOUND_MS);
+    await allGone([child], 'the plugin\'s child to end after the worker\'s SIGTERM');
   } finally {
-    if (await processAlive(child)) process.kill(child, 'SIGKILL');
+    if (processAlive(child)) process.kill(child, 'SIGKILL');
   }
 });
 

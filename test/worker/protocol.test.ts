@@ -3,16 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertMatchesSchema } from '../helpers/protocol';
+import { waitFor } from '../helpers/waitFor';
 import { ndjson, startWorker, type RunningWorker } from './workerHarness';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+/** Waits (generously: the machine may be loaded) for `probe` to return a value; fails saying `what`. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return (await waitFor(probe, { what, timeoutMs: 30_000, everyMs: 10, until: (value) => value !== undefined })) as T;
 }
 
 describe('the bundled worker answers as schemas/protocol says', () => {

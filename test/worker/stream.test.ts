@@ -7,16 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { waitFor } from '../helpers/waitFor';
 import { ndjson, SECRET, startWorker, type RunningWorker } from './workerHarness';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'rpp-worker-stream-'));
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, withinMs = 10_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Waits (generously: the machine may be loaded) until `condition` holds; fails saying `what`. */
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  await waitFor(condition, { what, timeoutMs: 30_000 });
 }
 
 async function busy(worker: RunningWorker): Promise<boolean> {
@@ -174,8 +172,9 @@ test('calls are serialized: a second call waits for the first, and a queued call
     const first = worker.call('POST', '/execute', { kwargs: { steps: 30, step_s: 0.01 } }, { 'x-rpp-call-id': 'a' });
     await until(() => busy(worker), 'the first call');
     const second = worker.call('POST', '/execute', { kwargs: { steps: 1000, step_s: 0.01 } }, { 'x-rpp-call-id': 'b' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual((await worker.call('POST', '/cancel', { call_id: 'b' })).json, { cancelled: 1 });
+    // b is cancelled once the worker has it (queued behind a); until then /cancel finds nothing.
+    const cancel = await waitFor(async () => (await worker.call('POST', '/cancel', { call_id: 'b' })).json, { what: 'the worker to have call b to cancel', timeoutMs: 30_000, until: (json) => (json as { cancelled: number }).cancelled === 1 });
+    assert.deepEqual(cancel, { cancelled: 1 });
     assert.deepEqual((await first).json, { finished: 30 });
     const queued = await second;
     assert.equal((queued.json as { _job_error: { type: string } })._job_error.type, 'Cancelled');

@@ -168,15 +168,4 @@ export function ndjson(text: string): unknown[] {
     .map((line) => JSON.parse(line) as unknown);
 }
 
-/** Whether a process exists and is not a zombie (read from /proc). */
-export async function processAlive(pid: number): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises');
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 export const interpreters = [...new Set([python, '/usr/bin/python3'])];

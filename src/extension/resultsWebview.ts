@@ -4,9 +4,9 @@
 // webview's questions about file paths found in results (which exist, which are images, open one).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { expandHome } from '../core/manifest';
 import { mediaKindOf } from '../core/mediaFiles';
 import type { FromWebview, ResolvedPath, SourceMedia, ToWebview } from '../webview/messages';
 
@@ -154,8 +154,8 @@ function resultsColumn(): vscode.ViewColumn {
 
 /** A path from a result: `~/x`, absolute, or relative to the input file's folder. */
 function absolutePath(value: string, base: string): string | undefined {
-  if (value === '~' || value.startsWith('~/')) return path.join(os.homedir(), value.slice(1));
-  if (path.isAbsolute(value)) return path.normalize(value);
+  const expanded = expandHome(value);
+  if (path.isAbsolute(expanded)) return path.normalize(expanded);
   return base && path.isAbsolute(base) ? path.resolve(base, value) : undefined;
 }
 

@@ -6,8 +6,11 @@
 import { CallQueue } from './callQueue';
 
 export interface PoolHooks<W> {
-  /** Starts one instance. `first`: none is alive or starting, so the calls cannot go anywhere else. */
-  launch(first: boolean, signal: AbortSignal): Promise<W>;
+  /**
+   * Starts one instance. `first`: none is alive or starting, so the calls cannot go anywhere else.
+   * `keep()` makes the start one that is no longer withdrawn when its calls go (only Stop ends it).
+   */
+  launch(first: boolean, signal: AbortSignal, keep: () => void): Promise<W>;
   /** Stops one instance; resolves when it is gone. */
   shutDown(instance: W): Promise<void>;
   /** False once the instance has died (its exit not yet handled): it is never handed out again. */
@@ -33,10 +36,10 @@ interface Member<W> {
 
 interface Start {
   abort: AbortController;
-  /** Started or awaited by any() (an explicit Start, a control request): never withdrawn for lack of calls. */
+  /** Started or awaited by any() (an explicit Start, a control request), or kept by the owner: never withdrawn for lack of calls. */
   pinned: boolean;
   /** Settles when the start has succeeded (and the instance joined) or failed. */
-  settled: Promise<void>;
+  settled?: Promise<void>;
 }
 
 export interface PoolCounts {
@@ -205,8 +208,9 @@ export class InstancePool<W> {
 
   private startOne(pinned: boolean): void {
     const first = this.members.every((member) => member.stopping) && ![...this.starts].some((other) => !other.abort.signal.aborted);
-    const abort = new AbortController();
-    const settled = this.hooks.launch(first, abort.signal).then(
+    const start: Start = { abort: new AbortController(), pinned };
+    const { abort } = start;
+    start.settled = this.hooks.launch(first, abort.signal, () => (start.pinned = true)).then(
       (instance) => {
         this.starts.delete(start);
         this.members.push({ instance, busy: false, stopping: false, lastUsed: Date.now() });
@@ -223,7 +227,6 @@ export class InstancePool<W> {
         this.hooks.changed();
       },
     );
-    const start: Start = { abort, pinned, settled };
     this.starts.add(start);
     this.hooks.changed();
   }

@@ -103,7 +103,7 @@ export class PluginSlot {
     this.lastError = entry.ok ? undefined : entry.error;
     this.budget = new RestartBudget(settings.maxRestarts, settings.restartWindowMs);
     this.pool = new InstancePool<Instance>({
-      launch: (first, signal) => this.launch(first, signal),
+      launch: (first, signal, keep) => this.launch(first, signal, keep),
       shutDown: (instance) => this.shutDown(instance),
       // A worker being replaced after an escalated cancel takes no more calls; its successor does.
       alive: (instance) => instance.worker.alive && !instance.worker.restarting,
@@ -318,7 +318,7 @@ export class PluginSlot {
   }
 
   /** Starts one worker once admission lets it (the memory it needs is free); `first`: none else runs. */
-  private async launch(first: boolean, signal: AbortSignal): Promise<Instance> {
+  private async launch(first: boolean, signal: AbortSignal, keep: () => void): Promise<Instance> {
     this.assertCanRun();
     if (!this.entry.ok) throw this.entry.error;
     const { manifest, path: manifestPath, pythonExecutable } = this.entry;
@@ -334,6 +334,9 @@ export class PluginSlot {
       if (!signal.aborted && error instanceof PluginError) this.fail(error);
       throw error;
     });
+    // The plugin's first worker, once admitted, goes on starting when the calls that wanted it are cancelled:
+    // a slow import (a model loading) then serves the next call instead of starting over. Stop ends it.
+    if (first) keep();
     this.event('info', `Starting ${manifest.module}.${manifest.class} with ${pythonExecutable}${this.pool.counts().live > 0 ? ' (another instance)' : ''}`);
     let worker: PluginWorker;
     try {

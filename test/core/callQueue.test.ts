@@ -70,15 +70,15 @@ interface Fake {
 
 /** A pool over plain objects whose starts the test releases by hand. */
 function fakePool(options: { max?: number; idleMs?: number; parallel?: boolean } = {}) {
-  const launches: Array<{ first: boolean; signal: AbortSignal; resolve: () => void; reject: (error: Error) => void }> = [];
+  const launches: Array<{ first: boolean; signal: AbortSignal; keep: () => void; resolve: () => void; reject: (error: Error) => void }> = [];
   const stopped: number[] = [];
   let next = 0;
   const settings = { max: options.max ?? 2, idleMs: options.idleMs ?? 0, parallel: options.parallel ?? true };
   const hooks: PoolHooks<Fake> = {
-    launch: (first, signal) =>
+    launch: (first, signal, keep) =>
       new Promise<Fake>((resolve, reject) => {
         const instance = { id: ++next };
-        launches.push({ first, signal, resolve: () => resolve(instance), reject });
+        launches.push({ first, signal, keep, resolve: () => resolve(instance), reject });
         signal.addEventListener('abort', () => reject(new Error('withdrawn')), { once: true });
       }),
     shutDown: async (instance) => {
@@ -153,6 +153,21 @@ describe('InstancePool', () => {
     await assert.rejects(calls[0]!, /cancelled/);
     assert.equal(launches[0]!.signal.aborted, true);
     await until('the withdrawn starts to settle', () => pool.counts().starting === 0);
+    assert.deepEqual(pool.counts(), { live: 0, busy: 0, starting: 0, queued: 0 });
+  });
+
+  test('a start its owner keeps (a first worker already importing) is not withdrawn when its call is cancelled; Stop ends it', async () => {
+    const { pool, launches } = fakePool({ max: 2 });
+    const abort = new AbortController();
+    const call = pool.acquire(abort.signal);
+    launches[0]!.keep();
+    abort.abort();
+    await assert.rejects(call, /cancelled/);
+    assert.equal(launches[0]!.signal.aborted, false, 'the kept start goes on');
+    assert.equal(pool.counts().starting, 1);
+    const stopping = pool.stopAll();
+    assert.equal(launches[0]!.signal.aborted, true, 'Stop withdrew it');
+    await stopping;
     assert.deepEqual(pool.counts(), { live: 0, busy: 0, starting: 0, queued: 0 });
   });
 

@@ -40,7 +40,7 @@ function rng(seed: number): () => number {
 
 /** The kills the test delivered (the pids), per plugin, in order: each call's outcome is matched against them. */
 const kills = new Map<string, number[]>(PLUGINS.map((name) => [name, []]));
-/** The worker deaths the registry reported ("Worker died (signal SIGKILL)": the how), per plugin. */
+/** The worker deaths the registry reported ("Worker pid N died (signal SIGKILL)": the how), per plugin. */
 const deaths = new Map<string, string[]>(PLUGINS.map((name) => [name, []]));
 /** Kill timers not yet fired: the registry is disposed only after them. */
 const pendingKills = new Set<Promise<void>>();
@@ -145,7 +145,7 @@ async function oneCall(registry: PluginRegistry, token: string, random: () => nu
 
 function recordDeaths(registry: PluginRegistry): void {
   registry.onLog((event) => {
-    const how = /^Worker died \((.*)\)/.exec(event.message)?.[1];
+    const how = /^Worker (?:pid \d+ )?died \((.*)\)/.exec(event.message)?.[1];
     if (event.source === 'event' && how !== undefined) deaths.get(event.plugin)?.push(how);
   });
 }

@@ -148,7 +148,7 @@ function ctrlCTry(situation: Situation): Promise<Outcome> {
     const there = new Promise<void>((resolve, reject) => {
       rpp.stderr.setEncoding('utf8').on('data', (text: string) => {
         err += text;
-        if (/Worker stopped|Start withdrawn|Worker died/.test(text)) stoppedAt = Date.now();
+        if (/Worker (pid \d+ )?(stopped|died)|Start withdrawn/.test(text)) stoppedAt = Date.now();
         if (err.includes(situation.marker)) resolve();
       });
       void exited.then(() => (err.includes(situation.marker) ? resolve() : reject(new Error(`rpp exited before "${situation.marker}": ${err}`))));

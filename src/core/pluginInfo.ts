@@ -35,6 +35,8 @@ export interface PluginInfo {
   workers: WorkerInfo[];
   /** Why no (further) worker starts yet, e.g. "waiting for 4.0 GB of memory; 2.1 GB free". */
   waitingFor?: string;
+  /** What one more worker needs to start, as the admission counts it (its measured peak, else the manifest's); unknown: undefined. */
+  memoryNeedBytes?: number;
 }
 
 /** One running worker of a plugin, as the tree shows it. */

@@ -141,6 +141,7 @@ export class PluginSlot {
       maxInstances: this.maxInstances(),
       workers,
       waitingFor: this.waitingFor,
+      memoryNeedBytes: this.need().memoryBytes || undefined,
     };
   }
 

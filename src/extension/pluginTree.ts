@@ -145,6 +145,7 @@ function tooltip(plugin: PluginInfo, stats: WorkerStats | undefined): vscode.Mar
     ['Workers', plugin.maxInstances > 1 || plugin.workers.length > 1 ? `${plugin.workers.length} of at most ${plugin.maxInstances}` : undefined],
     ['Queue', plugin.queued > 0 ? `${plugin.queued} waiting` : undefined],
     ['Waiting', plugin.waitingFor],
+    ['Memory to start a worker', plugin.memoryNeedBytes === undefined ? undefined : formatMemory(plugin.memoryNeedBytes)],
   ];
   for (const [label, value] of rows) if (value !== undefined) md.appendMarkdown(`${label}: \`${value.replace(/`/g, "'")}\`  \n`);
   appendProblems(md, plugin);

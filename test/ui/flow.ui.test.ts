@@ -48,7 +48,9 @@ function workerPid(plugin: string): number | undefined {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = (() => { try { return fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0'); } catch { return []; } })();
-    if (cmdline.some((arg) => arg.endsWith('rpp_worker.py')) && cmdline.includes(plugin)) return Number(entry);
+    // The keeper's command line names the worker's too (it starts it): the worker is the one that is not the keeper.
+    const keeper = cmdline.some((arg) => arg.endsWith('rpp_keeper.py'));
+    if (!keeper && cmdline.some((arg) => arg.endsWith('rpp_worker.py')) && cmdline.includes(plugin)) return Number(entry);
   }
   return undefined;
 }

@@ -268,7 +268,18 @@ export async function explorerContextMenu(name: string, item: string): Promise<v
   await row.click({ button: 'right' });
   const entry = page.locator('.monaco-menu .action-item', { hasText: item }).first();
   await entry.waitFor().catch(() => { throw new Error(`no "${item}" in the context menu of ${name}`); });
+  await chooseMenuEntry(entry, '.monaco-menu');
+}
+
+/**
+ * Clicks an entry of an open context menu. The click can leave the menu open with the entry highlighted
+ * (the menu took it for a hover): when the menu is still there a moment later, Enter chooses it, as a user would.
+ */
+export async function chooseMenuEntry(entry: Locator, menu: string): Promise<void> {
   await entry.click();
+  const open = current().page.locator(menu).first();
+  const closed = await open.waitFor({ state: 'hidden', timeout: 1500 }).then(() => true, () => false);
+  if (!closed) await current().page.keyboard.press('Enter');
 }
 
 /** Waits for a notification containing the text and returns its full message. */
@@ -312,9 +323,7 @@ export async function explorerSubmenu(name: string, submenu: string, item: strin
   await parent.hover();
   const entry = page.locator('.monaco-submenu .action-item', { hasText: item }).first();
   await entry.waitFor().catch(() => { throw new Error(`no "${item}" in the "${submenu}" submenu of ${name}`); });
-  await entry.click();
-  // The click can leave the menu open with the entry highlighted; Enter chooses it, as a user would.
-  if (await page.locator('.monaco-submenu').first().isVisible()) await page.keyboard.press('Enter');
+  await chooseMenuEntry(entry, '.monaco-submenu');
 }
 
 /** The entries of the Explorer context menu of a file or folder (the menu is closed again). */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { examplePluginDirs, projectRoot } from '../../scripts/vscode-bench/bench';
 import type { Locator } from '../../scripts/vscode-bench/playwright';
-import { page, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
+import { chooseMenuEntry, page, screenshot, uiTest, useVsCode, workspaceFolder } from './helpers';
 import { inResults, runFromExplorer, waitForRendered, waitForValue } from './webview';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'manifests-results');
@@ -49,7 +49,7 @@ async function contextMenu(row: ClickableLocator, entry: string): Promise<void> 
   await row.click({ button: 'right' });
   const item = page().locator('.monaco-menu .action-item', { hasText: entry }).first();
   await item.waitFor().catch(() => { throw new Error(`no "${entry}" in the run's context menu`); });
-  await item.click();
+  await chooseMenuEntry(item, '.monaco-menu');
 }
 
 async function reloadWindow(): Promise<void> {

@@ -44,15 +44,15 @@ function listeningPorts(pid: number): number[] {
 }
 
 /** The pid of the running worker of a plugin (its command line names the worker script and the plugin). */
-function workerPid(plugin: string): number | undefined {
+/** The processes of a plugin's worker: the keeper and the worker it forked carry the same command line. */
+function workerProcesses(plugin: string): number[] {
+  const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = (() => { try { return fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0'); } catch { return []; } })();
-    // The keeper's command line names the worker's too (it starts it): the worker is the one that is not the keeper.
-    const keeper = cmdline.some((arg) => arg.endsWith('rpp_keeper.py'));
-    if (!keeper && cmdline.some((arg) => arg.endsWith('rpp_worker.py')) && cmdline.includes(plugin)) return Number(entry);
+    if (cmdline.some((arg) => arg.endsWith('rpp_worker.py')) && cmdline.includes(plugin)) pids.push(Number(entry));
   }
-  return undefined;
+  return pids;
 }
 
 async function until<T>(what: string, check: () => T | undefined, ms = 30_000): Promise<T> {
@@ -91,8 +91,8 @@ uiTest('worker ports stay out of the Ports view, while other ports are forwarded
   await pickQuickItem('vs-echo');
   await showPlugins();
   await waitForTreeRow(/vs-echo\s*1\.0\.0 · ready/);
-  const pid = await until('the vs-echo worker', () => workerPid('vs-echo'));
-  const [workerPort] = await until('the worker listening', () => (listeningPorts(pid).length > 0 ? listeningPorts(pid) : undefined));
+  // The worker is the one of its processes that listens.
+  const [workerPort] = await until('the vs-echo worker listening', () => workerProcesses('vs-echo').map(listeningPorts).find((ports) => ports.length > 0));
   await runCommand('Ports: Focus on Ports View');
   await page().locator('.part.panel .monaco-list-row', { hasText: String(controlPort) }).first().waitFor({ timeout: 60_000 })
     .catch(() => { throw new Error(`the control port ${controlPort} was not auto-forwarded: the test cannot tell anything`); });

@@ -238,7 +238,9 @@ uiTest('the interpreter picker of Create Plugin… lists a venv the test creates
   execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
   const version = execFileSync(path.join(venv, 'bin', 'python'), ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { encoding: 'utf8' }).trim();
   await runCommand('Remote Plugins: Create Plugin…');
-  await page().locator('.quick-input-widget input').fill('ui-made');
+  // The name box, not the command palette it replaces (which may still be closing).
+  await page().locator('.quick-input-widget', { hasText: 'New plugin: name' }).first().waitFor();
+  await page().locator('.quick-input-widget input:not([placeholder="Type the name of a command to run."])').first().fill('ui-made');
   await page().keyboard.press('Enter');
   const entry = `Python ${version} · ${path.basename(workspaceFolder())}/.venv`;
   await page().locator('.quick-input-list .monaco-list-row', { hasText: entry }).first().waitFor()

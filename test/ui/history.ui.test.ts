@@ -82,9 +82,10 @@ async function saveAs(row: ClickableLocator, name: string): Promise<string> {
   await page().keyboard.type(file);
   // The dialog lists the folder as the path is typed; OK once it has settled (again if a click came too early).
   const ok = page().locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ }).first();
+  // Written: the file may exist a moment before its content is in it.
   await waitForValue(`${file} to be written`, async () => {
     if (!fs.existsSync(file) && await ok.isVisible()) await ok.click({ timeout: 2000 }).catch(() => undefined);
-    return fs.existsSync(file);
+    return fs.existsSync(file) && fs.statSync(file).size > 0;
   }, Boolean);
   return file;
 }

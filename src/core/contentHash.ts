@@ -8,6 +8,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomicWrite';
+import { DebouncedSave } from './debouncedSave';
 import { PluginError } from './errors';
 
 /** [size, mtimeMs, ctimeMs, ino, dev, hash, checkedAt] — arrays keep the index file small. */
@@ -31,8 +32,7 @@ const MAX_INDEX_ENTRIES = 200_000;
 export class ContentHasher {
   private index: Map<string, IndexRecord> | undefined;
   private loading: Promise<Map<string, IndexRecord>> | undefined;
-  private saveTimer: NodeJS.Timeout | undefined;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly saves = new DebouncedSave(() => this.save(), SAVE_DELAY_MS);
   private readonly reads = new Slots(MAX_PARALLEL_READS);
   /** Files hashed by reading them (not from the index), for figures and tests. */
   readCount = 0;
@@ -58,7 +58,7 @@ export class ContentHasher {
     if (sameIdentity(identityOf(before, '', 0), after)) {
       index.delete(absolute);
       index.set(absolute, identityOf(after, hash, Date.now()));
-      this.scheduleSave();
+      if (this.indexFile) this.saves.schedule();
     }
     return hash;
   }
@@ -72,32 +72,18 @@ export class ContentHasher {
   /** Forgets every path (Clear Cache). */
   async clear(): Promise<void> {
     (await this.loadIndex()).clear();
-    this.scheduleSave();
+    if (this.indexFile) this.saves.schedule();
   }
 
   /** Writes the index now (at dispose); later calls still work. */
   async flush(): Promise<void> {
-    if (this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      this.saveTimer = undefined;
-      this.saving = this.saving.then(() => this.save());
-    }
-    await this.saving;
+    await this.saves.flush();
   }
 
   private loadIndex(): Promise<Map<string, IndexRecord>> {
     if (this.index) return Promise.resolve(this.index);
     this.loading ??= readIndex(this.indexFile).then((index) => (this.index = index));
     return this.loading;
-  }
-
-  private scheduleSave(): void {
-    if (!this.indexFile || this.saveTimer) return;
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      this.saving = this.saving.then(() => this.save());
-    }, SAVE_DELAY_MS);
-    this.saveTimer.unref();
   }
 
   private async save(): Promise<void> {

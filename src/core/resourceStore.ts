@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { writeFileAtomic } from './atomicWrite';
+import { DebouncedSave } from './debouncedSave';
 import { canonicalJson } from './canonicalJson';
 
 export interface MeasuredUse {
@@ -34,8 +35,7 @@ const SAVE_DELAY_MS = 500;
 export class ResourceStore {
   private records: Map<string, StoredRecord> | undefined;
   private loading: Promise<Map<string, StoredRecord>> | undefined;
-  private saveTimer: NodeJS.Timeout | undefined;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly saves = new DebouncedSave(() => this.save(), SAVE_DELAY_MS);
 
   /** `file`: where the figures are kept; undefined keeps them for this process only. */
   constructor(private readonly file: string | undefined) {}
@@ -76,25 +76,11 @@ export class ResourceStore {
     record.updatedAt = Date.now();
     records.delete(key);
     records.set(key, record);
-    this.scheduleSave();
+    if (this.file) this.saves.schedule();
   }
 
   async flush(): Promise<void> {
-    if (this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      this.saveTimer = undefined;
-      this.saving = this.saving.then(() => this.save());
-    }
-    await this.saving;
-  }
-
-  private scheduleSave(): void {
-    if (!this.file || this.saveTimer) return;
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      this.saving = this.saving.then(() => this.save());
-    }, SAVE_DELAY_MS);
-    this.saveTimer.unref();
+    await this.saves.flush();
   }
 
   private async save(): Promise<void> {

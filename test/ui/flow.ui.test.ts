@@ -217,6 +217,9 @@ uiTest('errors offer the buttons that fit: Show Logs for a crash, Restart for a 
   const log = await extensionLogText('Plugin vs-raise.log', ['Traceback (most recent call last)', 'plugin: ValueError: cannot read raise.txt']);
   assert.equal(log.split('Traceback (most recent call last)').length - 1, 1, log);
   await runCommand('Notifications: Clear All Notifications');
+  // The results panel (a webview) had the focus: VS Code gives it back when a picker closes, and a webview
+  // takes it asynchronously, which can close the next picker as it opens. Close it first.
+  await runCommand('View: Close All Editors');
 
   await runCommand('Remote Plugins: Configure…');
   // The list is long: filter it, as a user would (typed into the picker itself: the Output panel may hold the focus).
@@ -231,12 +234,15 @@ uiTest('errors offer the buttons that fit: Show Logs for a crash, Restart for a 
   await screenshot('error-config');
   await runCommand('Notifications: Clear All Notifications');
   await runCommand('Remote Plugins: Stop All');
+  await runCommand('View: Close All Editors');
 });
 
 uiTest('the interpreter picker of Create Plugin… lists a venv the test creates, with its version', async () => {
   const venv = path.join(workspaceFolder(), '.venv');
   execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
   const version = execFileSync(path.join(venv, 'bin', 'python'), ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { encoding: 'utf8' }).trim();
+  // No webview may hold the focus (see the test above): it would close the pickers as they open.
+  await runCommand('View: Close All Editors');
   await runCommand('Remote Plugins: Create Plugin…');
   // The name box, not the command palette it replaces (which may still be closing).
   await page().locator('.quick-input-widget', { hasText: 'New plugin: name' }).first().waitFor();

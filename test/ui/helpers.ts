@@ -193,7 +193,8 @@ export async function runCommand(title: string): Promise<void> {
 
 /** Picks an item in an open quick pick (e.g. the plugin a command asks for). */
 export async function pickQuickItem(label: string): Promise<void> {
-  const row = current().page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+  // Not in a picker that is closing (VS Code makes it inert for its closing animation).
+  const row = current().page.locator('.quick-input-widget:not(.quick-input-widget-closing) .quick-input-list .monaco-list-row', { hasText: label }).first();
   await row.waitFor({ timeout: WAIT_MS }).catch(() => { throw new Error(`no "${label}" in the quick pick`); });
   await row.click();
 }

@@ -89,6 +89,7 @@ export class PluginRegistry {
   private missingDirs: string[] = [];
   private reloading: Promise<void> = Promise.resolve();
   private disposed = false;
+  private inputsCleanup: Promise<unknown> = Promise.resolve();
   private readonly services: SlotServices;
   private readonly cache: ResultCache;
   /** Execute calls running now by cache key, so that the same work asked for twice runs once. */
@@ -120,7 +121,9 @@ export class PluginRegistry {
 
   static async create(options: RegistryOptions & { workerScript?: string }): Promise<PluginRegistry> {
     const registry = new PluginRegistry(options, options.workerScript ?? defaultWorkerScript());
-    await removeOrphanedInputs(); // a host that was killed could not remove its unsaved-buffer inputs
+    // A host that was killed could not remove its unsaved-buffer inputs. Nothing waits for that but dispose:
+    // a busy /tmp must not slow the start (the extension's activation).
+    registry.inputsCleanup = removeOrphanedInputs().catch(() => []);
     await registry.reload();
     registry.rewatch();
     return registry;
@@ -339,7 +342,7 @@ export class PluginRegistry {
     this.services.admission.dispose();
     const stops = Promise.all([...this.slots.values()].map((slot) => slot.close()));
     await Promise.race([stops, new Promise((resolve) => setTimeout(resolve, DISPOSE_BUDGET_MS).unref())]);
-    await Promise.all([this.cache.flush(), this.services.resources.flush()]).catch(() => undefined);
+    await Promise.all([this.cache.flush(), this.services.resources.flush(), this.inputsCleanup]).catch(() => undefined);
     this.changed.clear();
     this.logged.clear();
   }

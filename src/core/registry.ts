@@ -90,6 +90,8 @@ export class PluginRegistry {
   private reloading: Promise<void> = Promise.resolve();
   private disposed = false;
   private inputsCleanup: Promise<unknown> = Promise.resolve();
+  /** Settles when the manifests have been read for the first time (see open()). */
+  loaded: Promise<void> = Promise.resolve();
   private readonly services: SlotServices;
   private readonly cache: ResultCache;
   /** Execute calls running now by cache key, so that the same work asked for twice runs once. */
@@ -119,13 +121,22 @@ export class PluginRegistry {
     this.cache = new ResultCache(path.join(storage, 'cache'), (options.cacheMaxMb ?? DEFAULTS.cacheMaxMb) * MB);
   }
 
-  static async create(options: RegistryOptions & { workerScript?: string }): Promise<PluginRegistry> {
+  /**
+   * A registry that reads its manifests in the background: list() is empty until `loaded` settles. The
+   * extension's activation does not wait for the disk (its commands and views wait for `loaded`).
+   */
+  static open(options: RegistryOptions & { workerScript?: string }): PluginRegistry {
     const registry = new PluginRegistry(options, options.workerScript ?? defaultWorkerScript());
-    // A host that was killed could not remove its unsaved-buffer inputs. Nothing waits for that but dispose:
-    // a busy /tmp must not slow the start (the extension's activation).
+    // A host that was killed could not remove its unsaved-buffer inputs; nothing waits for that but dispose.
     registry.inputsCleanup = removeOrphanedInputs().catch(() => []);
-    await registry.reload();
-    registry.rewatch();
+    registry.loaded = registry.reload().then(() => registry.rewatch());
+    return registry;
+  }
+
+  /** A registry whose manifests have been read (rpp, the tests). */
+  static async create(options: RegistryOptions & { workerScript?: string }): Promise<PluginRegistry> {
+    const registry = PluginRegistry.open(options);
+    await registry.loaded;
     return registry;
   }
 

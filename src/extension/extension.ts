@@ -3,6 +3,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { menuContext } from '../core/fileRule';
+import { plural } from '../core/resultText';
 import type { Interpreter } from '../core/interpreterDiscovery';
 import type { SkeletonOptions } from '../core/pluginSkeleton';
 import { isRunnable } from '../core/pluginInfo';
@@ -63,12 +64,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
   const resultsChannel = vscode.window.createOutputChannel(RESULTS_CHANNEL_NAME);
   context.subscriptions.push(log, resultsChannel);
 
-  const current = await PluginRegistry.create({
+  // The manifests are read in the background: the views and commands wait for them, VS Code's start does not.
+  const current = PluginRegistry.open({
     ...registryOptions(readSettings()),
     configFor: savedPluginConfig,
     workerScript: path.join(context.extensionPath, 'worker', 'rpp_worker.py'),
   });
   registry = current;
+  current.loaded.then(
+    () => log.info(`${plural(current.list().length, 'plugin')} from ${current.pluginDirs.join(', ')}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}.`),
+    (error: unknown) => log.error(`Reading the plugin manifests failed: ${error instanceof Error ? error.message : String(error)}`),
+  );
 
   const logs = new PluginLogs();
   const errors = new PluginErrors(current, logs);
@@ -154,11 +160,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Remote
     clearCache: () => clearResultCache(current),
   };
   for (const [name, handler] of Object.entries(commands)) {
-    context.subscriptions.push(vscode.commands.registerCommand(`remotePluginProxy.${name}`, handler));
+    context.subscriptions.push(vscode.commands.registerCommand(`remotePluginProxy.${name}`, async (...args: unknown[]) => {
+      await current.loaded;
+      return handler(...args);
+    }));
   }
 
   const activationMs = performance.now() - started;
-  log.info(`Activated in ${activationMs.toFixed(1)} ms; ${current.list().length} plugins from ${current.pluginDirs.join(', ')}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'}.`);
+  log.info(`Activated in ${activationMs.toFixed(1)} ms.`);
   return { registry: current, tree, status, runs, interpreters: findInterpreters, history: runHistory, runHistory: historyCommands, batches, activationMs };
 }
 

@@ -47,8 +47,9 @@ export class PluginTree implements vscode.TreeDataProvider<PluginTreeNode>, vsco
     }, wait);
   }
 
-  getChildren(node?: PluginTreeNode): PluginTreeNode[] {
+  async getChildren(node?: PluginTreeNode): Promise<PluginTreeNode[]> {
     if (!node) {
+      await this.registry.loaded; // the view shows its progress bar meanwhile, not "No plugins found"
       return this.registry
         .list()
         .sort((a, b) => a.name.localeCompare(b.name))

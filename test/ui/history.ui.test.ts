@@ -170,7 +170,7 @@ uiTest('a run reopens as it was, and runs again from the Runs view', async () =>
   await command('View: Close All Editors');
   // Run Again from the view: the same plugin on the same file, a new run on top.
   await page().locator('.part.sidebar .pane').first().locator('.monaco-list-row', { hasText: /^rpp-shapes/ }).first().waitFor()
-    .catch(() => { throw new Error('after the reload the Plugins view lists no rpp-shapes (see the extension log: "Activated … N plugins")'); });
+    .catch(() => { throw new Error('after the reload the Plugins view lists no rpp-shapes (see the extension log: "N plugins from …")'); });
   await contextMenu(runRow(/report\.txt.*3 items/), 'Run Again');
   await waitForRendered(3);
   await command('View: Close All Editors');

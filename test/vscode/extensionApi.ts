@@ -12,7 +12,9 @@ const EXTENSION_ID = 'remote-plugin-proxy.remote-plugin-proxy';
 export async function extensionApi(): Promise<RemotePluginProxyApi> {
   const extension = vscode.extensions.getExtension<RemotePluginProxyApi>(EXTENSION_ID);
   assert.ok(extension, `${EXTENSION_ID} is not loaded`);
-  return extension.activate();
+  const api = await extension.activate();
+  await api.registry.loaded;
+  return api;
 }
 
 /** Polls `check` until it returns a truthy value (test/helpers/waitFor.ts); fails with `what` and the last value seen. */

@@ -91,8 +91,11 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
   const run = makeTempDir('panel-bench');
   const workspace = makeWorkspace({});
   const input = path.join(workspace, 'series.txt');
-  fs.writeFileSync(input, JSON.stringify({ count: ITEMS, delay_s: FIRST_ITEM_DELAY_S }));
+  // A new input for each stream: the result cache must not answer with the items an earlier stream made.
+  const writeInput = (stream: string) => fs.writeFileSync(input, JSON.stringify({ count: ITEMS, delay_s: FIRST_ITEM_DELAY_S, run: `${stream}-${Date.now()}-${process.pid}` }));
+  writeInput('cli');
   const cli = await cliBaseline(input);
+  writeInput('panel');
   const userData = path.join(run, 'user-data');
   writeSettings(path.join(userData, 'User', 'settings.json'), {
     'remotePluginProxy.pluginDirs': [fixtures], 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,

@@ -52,21 +52,24 @@ function appendBuckets(series: SeriesInput, from: number, to: number, buckets: n
     const b = from + Math.floor(((bucket + 1) * count) / buckets);
     if (b <= a) continue;
     outX.push(series.xs[a]!, series.xs[b - 1]!);
-    series.ys.forEach((column, field) => {
-      let min: number | null = null;
-      let max: number | null = null;
-      let minAt = a;
-      let maxAt = a;
+    for (let field = 0; field < series.ys.length; field++) {
+      const column = series.ys[field]!;
+      let min = 0;
+      let max = 0;
+      let minAt = -1;
+      let maxAt = -1;
+      // A plain loop without calls: it runs over every point of a long series at each redraw.
       for (let i = a; i < b; i++) {
-        const value = valueAt(column, i);
-        if (value === null) continue;
-        if (min === null || value < min) { min = value; minAt = i; }
-        if (max === null || value > max) { max = value; maxAt = i; }
+        const value = column[i];
+        if (value === null || value === undefined || value !== value) continue;
+        if (minAt < 0 || value < min) { min = value; minAt = i; }
+        if (maxAt < 0 || value > max) { max = value; maxAt = i; }
       }
       // In the order they occur, so a rising bucket still rises.
-      if (minAt <= maxAt) outY[field]!.push(min, max);
+      if (minAt < 0) outY[field]!.push(null, null);
+      else if (minAt <= maxAt) outY[field]!.push(min, max);
       else outY[field]!.push(max, min);
-    });
+    }
   }
 }
 

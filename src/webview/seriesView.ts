@@ -2,7 +2,7 @@
 // legend shows the values under the cursor and hides or shows a field on click; dragging zooms, a double
 // click zooms out; a click seeks the input file's media, whose playhead is drawn as a line.
 import uPlot from 'uplot';
-import { isObject, scalesOf, seriesFieldsOf, timeKeyOf, type JsonObject, type SeriesField } from '../core/resultShapes';
+import { TIME_KEYS, isObject, scalesOf, seriesFieldsOf, timeKeyOf, type JsonObject, type SeriesField } from '../core/resultShapes';
 import { formatSeconds } from '../core/resultText';
 import { sampleSeries } from '../core/seriesSampling';
 import { el, formatNumber } from './dom';
@@ -54,6 +54,8 @@ export class SeriesView implements Renderer {
   private readonly playhead = el('div', 'playhead');
   private readonly draw = new FrameThrottle(() => this.redraw());
   private readonly resize: ResizeObserver;
+  /** The element's width as the ResizeObserver last reported it (reading clientWidth at each redraw would force a layout). */
+  private observedWidth = 0;
   private zoomed = false;
   /** True while the view itself sets the plot's data (its scale hook then is no zoom). */
   private settingData = false;
@@ -63,7 +65,12 @@ export class SeriesView implements Renderer {
 
   constructor(private readonly context: SectionContext) {
     this.playhead.hidden = true;
-    this.resize = new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: HEIGHT }));
+    this.resize = new ResizeObserver((entries) => {
+      const width = entries.at(-1)?.contentRect.width ?? 0;
+      if (width <= 0 || width === this.observedWidth) return;
+      this.observedWidth = width;
+      this.plot?.setSize({ width: this.width(), height: HEIGHT });
+    });
     this.resize.observe(this.element);
     const media = context.media;
     if (media) {
@@ -112,8 +119,10 @@ export class SeriesView implements Renderer {
       this.ys[index]!.push(typeof value === 'number' && Number.isFinite(value) ? value : NaN);
     }
     if (this.rebuildSoon) return;
+    // As seriesFieldsOf chooses fields: a number that is no time key (a second time key would ask for a rebuild at every draw).
     for (const key in point) {
-      if (key !== timeKey && typeof point[key] === 'number' && !this.fieldIndex.has(key)) this.rebuildSoon = true;
+      const value = point[key];
+      if (typeof value === 'number' && Number.isFinite(value) && !this.fieldIndex.has(key) && !TIME_KEYS.includes(key)) this.rebuildSoon = true;
     }
   }
 
@@ -127,7 +136,12 @@ export class SeriesView implements Renderer {
     for (const point of this.points) this.push(point);
     this.rebuildSoon = false;
     this.plot?.destroy();
-    this.plot = new uPlot(this.options(), this.data(), this.element);
+    // The plot's first drawing is a task of its own: creating it and sampling the series in one would be a long one.
+    this.settingData = true;
+    this.plot = new uPlot(this.options(), [[], ...this.fields.map(() => [])], this.element);
+    this.settingData = false;
+    this.zoomed = false;
+    this.draw.request();
     this.element.classList.add('plot');
     this.plot.over.append(this.playhead);
     this.plot.over.addEventListener('click', () => this.seekToCursor());
@@ -136,13 +150,11 @@ export class SeriesView implements Renderer {
 
   private redraw(): void {
     if (!this.plot) return;
-    if (this.rebuildSoon) {
-      this.build();
-    } else {
-      this.settingData = true;
-      this.plot.setData(this.data(), !this.zoomed);
-      this.settingData = false;
-    }
+    // A rebuild asks for the drawing of the new plot.
+    if (this.rebuildSoon) return this.build();
+    this.settingData = true;
+    this.plot.setData(this.data(), !this.zoomed);
+    this.settingData = false;
     this.element.dataset.points = String(this.xs.length);
     this.movePlayhead();
   }
@@ -192,7 +204,7 @@ export class SeriesView implements Renderer {
           const xs = this.xs;
           const first = xs.length ? Math.min(xs.at(0), xs.at(xs.length - 1)) : 0;
           const last = xs.length ? Math.max(xs.at(0), xs.at(xs.length - 1)) : 0;
-          this.zoomed = min !== undefined && max !== undefined && (min > first || max < last);
+          this.zoomed = min !== undefined && min !== null && max !== undefined && max !== null && (min > first || max < last);
           // A zoom (not our own setData) draws the new range in detail.
           if (!this.settingData && this.xs.length > this.width() * 2) this.draw.request();
           this.movePlayhead();
@@ -219,7 +231,7 @@ export class SeriesView implements Renderer {
   }
 
   private width(): number {
-    return Math.max(240, Math.floor(this.element.clientWidth || this.element.parentElement?.clientWidth || 600));
+    return Math.max(240, Math.floor(this.observedWidth || this.element.clientWidth || this.element.parentElement?.clientWidth || 600));
   }
 
   private seekToCursor(): void {

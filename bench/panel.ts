@@ -66,6 +66,14 @@ interface WebviewTimings {
   longTasks: number[];
   maxHeartbeatGapMs: number;
   clickDelays: number[];
+  /** When the webview's document was created and when the instrumentation was installed in it (wall clock). */
+  createdMs: number;
+  instrumentedMs: number;
+}
+
+/** Playwright's CDP session, for the optional CPU profile (PANEL_BENCH_PROFILE=file.cpuprofile). */
+interface CdpSession {
+  send(method: string, params?: object): Promise<unknown>;
 }
 
 const ITEMS_TEXT = ITEMS.toLocaleString('en-US');
@@ -83,8 +91,11 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
   const run = makeTempDir('panel-bench');
   const workspace = makeWorkspace({});
   const input = path.join(workspace, 'series.txt');
-  fs.writeFileSync(input, JSON.stringify({ count: ITEMS, delay_s: FIRST_ITEM_DELAY_S }));
+  // A new input for each stream: the result cache must not answer with the items an earlier stream made.
+  const writeInput = (stream: string) => fs.writeFileSync(input, JSON.stringify({ count: ITEMS, delay_s: FIRST_ITEM_DELAY_S, run: `${stream}-${Date.now()}-${process.pid}` }));
+  writeInput('cli');
   const cli = await cliBaseline(input);
+  writeInput('panel');
   const userData = path.join(run, 'user-data');
   writeSettings(path.join(userData, 'User', 'settings.json'), {
     'remotePluginProxy.pluginDirs': [fixtures], 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
@@ -111,8 +122,9 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
     await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 120_000 });
     await openFile(page, 'series.txt');
-    await command(page, 'Plugins: Stream on Current File');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'rpp-series' }).first().click();
+    const profiler = await startProfile(page);
+    await command(page, 'Remote Plugins: Stream Plugin on File…');
+    await pickQuickItem(page, 'rpp-series');
     const frame = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     const body = frame.locator('body') as EvaluatingLocator;
     await body.waitFor();
@@ -120,12 +132,14 @@ export async function runPanelBench(): Promise<PanelFigure[]> {
     await body.evaluate('globalThis.__name = (fn) => fn');
     await body.evaluate(instrument, ITEMS);
     const timings = await clickUntilRendered(frame.locator('h2.file-name').first(), body);
+    await profiler?.stop();
     const made = madeTimes(userData);
     const firstToScreen = timings.firstRenderedMs! - made.first;
     const allOnScreen = timings.allRenderedMs! - made.first;
     const longest = Math.max(0, ...timings.longTasks, timings.maxHeartbeatGapMs);
     const slowestClick = Math.max(0, ...timings.clickDelays);
     console.log(`  panel: messages: ${timings.log.map(([at, type, count]) => `${round(at - made.first)}:${type}${count ? `(${count} chars)` : ''}`).join(' ')}`);
+    console.log(`  panel: the webview's page was created ${round(timings.createdMs - made.first)} ms and instrumented ${round(timings.instrumentedMs - made.first)} ms after the first item was made`);
     console.log(`  panel: items reached the webview from ${round(timings.firstArrivedMs! - made.first)} ms to ${round(timings.lastArrivedMs! - made.first)} ms after the first was made, in ${timings.messages} messages`);
     const slow = timings.longTaskTimes.filter(([, duration]) => duration > LIMIT_MS).map(([at, duration, where]) => `${round(at - made.first)} ms: ${round(duration)} ms (${where})`);
     if (slow.length > 0) console.log(`  panel: tasks over ${LIMIT_MS} ms: ${slow.slice(0, 12).join('; ')}`);
@@ -186,23 +200,62 @@ async function cliBaseline(input: string): Promise<{ first: number; all: number 
   return { first: firstRead - firstMade, all: lastRead - firstMade };
 }
 
+/**
+ * With PANEL_BENCH_PROFILE=file.cpuprofile, a CPU profile of the window's renderer (the workbench and the
+ * webviews in its process) from the command to the last item on screen, for Chrome DevTools.
+ */
+async function startProfile(page: Page): Promise<{ stop(): Promise<void> } | undefined> {
+  const file = process.env.PANEL_BENCH_PROFILE;
+  if (!file) return undefined;
+  const withContext = page as unknown as { context(): { newCDPSession(page: Page): Promise<CdpSession> } };
+  const session = await withContext.context().newCDPSession(page);
+  await session.send('Profiler.enable');
+  await session.send('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.send('Profiler.stop') as { profile: unknown };
+      fs.writeFileSync(path.resolve(file), JSON.stringify(profile));
+      console.log(`  panel: CPU profile written to ${path.resolve(file)}`);
+    },
+  };
+}
+
+/** The quick input that takes keys: one that is closing (class quick-input-widget-closing) is inert. */
+const QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
+
+/** Runs a command from the palette by its full title, as test/ui/helpers.ts's runCommand does. */
 async function command(page: Page, title: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
+  const input = page.locator(`${QUICK_INPUT} input`);
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Escape');
     await page.keyboard.press('F1');
-    try { await input.waitFor({ state: 'visible', timeout: 2000 }); break; } catch (error) { if (attempt === 10) throw error; }
+    // The palette can close again right away (the workbench taking focus): fill within the retry.
+    try {
+      await input.waitFor({ state: 'visible', timeout: 2000 });
+      await input.fill(`>${title}`, { timeout: 2000 });
+      break;
+    } catch (error) { if (attempt === 10) throw error; }
   }
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
+  const rows = page.locator(`${QUICK_INPUT} .quick-input-list .monaco-list-row`);
+  await rows.filter({ hasText: title }).first().waitFor({ timeout: 30_000 }).catch(() => { throw new Error(`no command titled "${title}" in the palette`); });
+  // The first row may be another command whose title contains this one: click the exact one.
+  const texts = await rows.allInnerTexts();
+  const exact = texts.findIndex((text) => text.replace(/\u00a0/g, ' ').split('\n').some((line) => line.trim() === title));
+  if (exact >= 0) await rows.nth(exact).click();
+  else await page.keyboard.press('Enter');
+}
+
+/** Picks an item in the open quick pick (e.g. the plugin a command asks for). */
+async function pickQuickItem(page: Page, label: string): Promise<void> {
+  const row = page.locator(`${QUICK_INPUT} .quick-input-list .monaco-list-row`, { hasText: label }).first();
+  await row.waitFor({ timeout: 30_000 }).catch(() => { throw new Error(`no "${label}" in the quick pick`); });
+  await row.click();
 }
 
 async function openFile(page: Page, name: string): Promise<void> {
   await command(page, 'Go to File...');
-  await page.locator('.quick-input-widget input').fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
-  await page.keyboard.press('Enter');
+  await page.locator(`${QUICK_INPUT} input`).fill(name);
+  await pickQuickItem(page, name);
   await page.locator('.part.editor .tab', { hasText: name }).first().waitFor();
 }
 
@@ -215,7 +268,9 @@ function instrument(element: unknown, items: number): void {
   const page = element as WebviewBody;
   const view = page.ownerDocument.defaultView;
   const wall = () => view.performance.timeOrigin + view.performance.now();
-  const timings: WebviewTimings = { longTasks: [], longTaskTimes: [], maxHeartbeatGapMs: 0, clickDelays: [], messages: 0, log: [] };
+  const timings: WebviewTimings = {
+    longTasks: [], longTaskTimes: [], maxHeartbeatGapMs: 0, clickDelays: [], messages: 0, log: [], createdMs: view.performance.timeOrigin, instrumentedMs: wall(),
+  };
   view.addEventListener('message', (event) => {
     // Items travel as one JSON string per message: its length in characters (not parsed twice here).
     const size = event.data?.json?.length ?? 0;

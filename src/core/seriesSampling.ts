@@ -11,12 +11,18 @@ export interface Series {
   ys: readonly Column[];
 }
 
+/** A series as it is kept, e.g. in typed arrays (a missing value is null or NaN). */
+export interface SeriesInput {
+  xs: ArrayLike<number>;
+  ys: ReadonlyArray<ArrayLike<number | null>>;
+}
+
 /**
  * At most about 2 × (buckets + buckets / 2) points: min and max of each bucket, `buckets` of them over
  * `range` (the visible x range; all of it by default) and a quarter as many on each side of it.
  * Short series come back as they are.
  */
-export function sampleSeries(series: Series, buckets: number, range?: { min: number; max: number }): Series {
+export function sampleSeries<S extends SeriesInput>(series: S, buckets: number, range?: { min: number; max: number }): S | Series {
   const { xs } = series;
   const n = xs.length;
   if (n <= buckets * 2) return series;
@@ -31,13 +37,13 @@ export function sampleSeries(series: Series, buckets: number, range?: { min: num
   return { xs: outX, ys: outY };
 }
 
-function appendBuckets(series: Series, from: number, to: number, buckets: number, outX: number[], outY: Array<Array<number | null>>): void {
+function appendBuckets(series: SeriesInput, from: number, to: number, buckets: number, outX: number[], outY: Array<Array<number | null>>): void {
   const count = to - from;
   if (count <= 0) return;
   if (count <= buckets * 2) {
     for (let i = from; i < to; i++) {
       outX.push(series.xs[i]!);
-      series.ys.forEach((column, field) => outY[field]!.push(column[i] ?? null));
+      series.ys.forEach((column, field) => outY[field]!.push(valueAt(column, i)));
     }
     return;
   }
@@ -46,26 +52,34 @@ function appendBuckets(series: Series, from: number, to: number, buckets: number
     const b = from + Math.floor(((bucket + 1) * count) / buckets);
     if (b <= a) continue;
     outX.push(series.xs[a]!, series.xs[b - 1]!);
-    series.ys.forEach((column, field) => {
-      let min: number | null = null;
-      let max: number | null = null;
-      let minAt = a;
-      let maxAt = a;
+    for (let field = 0; field < series.ys.length; field++) {
+      const column = series.ys[field]!;
+      let min = 0;
+      let max = 0;
+      let minAt = -1;
+      let maxAt = -1;
+      // A plain loop without calls: it runs over every point of a long series at each redraw.
       for (let i = a; i < b; i++) {
         const value = column[i];
-        if (value === null || value === undefined) continue;
-        if (min === null || value < min) { min = value; minAt = i; }
-        if (max === null || value > max) { max = value; maxAt = i; }
+        if (value === null || value === undefined || value !== value) continue;
+        if (minAt < 0 || value < min) { min = value; minAt = i; }
+        if (maxAt < 0 || value > max) { max = value; maxAt = i; }
       }
       // In the order they occur, so a rising bucket still rises.
-      if (minAt <= maxAt) outY[field]!.push(min, max);
+      if (minAt < 0) outY[field]!.push(null, null);
+      else if (minAt <= maxAt) outY[field]!.push(min, max);
       else outY[field]!.push(max, min);
-    });
+    }
   }
 }
 
+function valueAt(column: ArrayLike<number | null>, index: number): number | null {
+  const value = column[index];
+  return value === null || value === undefined || Number.isNaN(value) ? null : value;
+}
+
 /** First index whose x ≥ value. */
-function lowerBound(xs: readonly number[], value: number): number {
+function lowerBound(xs: ArrayLike<number>, value: number): number {
   let low = 0;
   let high = xs.length;
   while (low < high) {
@@ -77,7 +91,7 @@ function lowerBound(xs: readonly number[], value: number): number {
 }
 
 /** First index whose x > value. */
-function upperBound(xs: readonly number[], value: number): number {
+function upperBound(xs: ArrayLike<number>, value: number): number {
   let low = 0;
   let high = xs.length;
   while (low < high) {

@@ -10,8 +10,8 @@ import { expandHome } from '../core/manifest';
 import { mediaKindOf } from '../core/mediaFiles';
 import type { FromWebview, ResolvedPath, SourceMedia, ToWebview } from '../webview/messages';
 
-/** Items per message when a whole run is sent at once (a reopened run of 100,000 items). */
-const ITEMS_PER_MESSAGE = 5000;
+/** Items per message (a reopened run of 100,000 items is sent at once): each message is parsed in one task of the page. */
+const ITEMS_PER_MESSAGE = 2000;
 /** Images outside localResourceRoots are sent as bytes, up to this size. */
 const MAX_IMAGE_BYTES = 16 * 1024 * 1024;
 const IMAGE_TYPES: Record<string, string> = {

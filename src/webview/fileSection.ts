@@ -23,12 +23,13 @@ const MAX_EXTRAS = 20;
 const IMAGE_KEYS = ['image', 'image_path', 'path', 'file'];
 /** Raw JSON beyond this is cut (Copy and Save have everything). */
 const MAX_RAW_CHARS = 2_000_000;
-/** Items fed to the renderer per step of the sliced work. */
+/** Items classified, and fed to the renderer, per step of the sliced work. */
 const STEP_ITEMS = 500;
 
 export class FileSection {
   readonly element = el('section', 'file');
   private readonly items: unknown[] = [];
+  /** The kind of each item classified so far (items are classified in steps, not as they arrive). */
   private readonly kinds: ItemKind[] = [];
   private readonly tally = new KindTally();
   private readonly summaryArea = el('div', 'summary-area');
@@ -76,19 +77,14 @@ export class FileSection {
     return this.items.length;
   }
 
-  /** Items waiting to be fed to the renderer (the main loop calls step() while this is true). */
+  /** Items waiting to be classified or fed to the renderer (the main loop calls step() while this is true). */
   get busy(): boolean {
-    return this.source === undefined ? this.items.length > 0 : this.fed < this.source.items.length;
+    return this.kinds.length < this.items.length || (this.source !== undefined && this.fed < this.source.items.length);
   }
 
+  /** Takes items as they arrive; the work on them is done in step(). */
   add(items: readonly unknown[]): void {
-    for (const item of items) {
-      const kind = kindOf(item);
-      this.items.push(item);
-      this.kinds.push(kind);
-      this.tally.add(kind);
-    }
-    this.relayoutIfNeeded();
+    for (const item of items) this.items.push(item);
   }
 
   /** The item count in the heading (updated with the progress, not per message). */
@@ -96,14 +92,25 @@ export class FileSection {
     this.countBadge.textContent = plural(this.items.length, 'item');
   }
 
-  /** Feeds up to STEP_ITEMS items to the renderer; false when nothing is left. */
+  /** Classifies up to STEP_ITEMS new items (the shape may change), feeds up to STEP_ITEMS to the renderer; false when nothing is left. */
   step(): boolean {
+    if (this.kinds.length < this.items.length) {
+      const end = Math.min(this.items.length, this.kinds.length + STEP_ITEMS);
+      for (let index = this.kinds.length; index < end; index++) {
+        const kind = kindOf(this.items[index]);
+        this.kinds.push(kind);
+        this.tally.add(kind);
+      }
+      this.relayoutIfNeeded();
+    }
     const source = this.source;
-    if (!source || !this.renderer) return false;
-    const end = Math.min(source.items.length, this.fed + STEP_ITEMS);
+    if (!source || !this.renderer) return this.busy;
+    // The section's own items are fed as far as they are classified; a single result's list is classified whole.
+    const ready = source.unwrapped ? source.items.length : this.kinds.length;
+    const end = Math.min(ready, this.fed + STEP_ITEMS);
     for (; this.fed < end; this.fed++) this.place(source.items[this.fed], source.kinds[this.fed]!);
     this.renderer.flush();
-    return this.fed < source.items.length;
+    return this.busy;
   }
 
   /** The file is done; an error row offers the actions that fit the failure (`onAction` runs one). */

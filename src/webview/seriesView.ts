@@ -2,7 +2,7 @@
 // legend shows the values under the cursor and hides or shows a field on click; dragging zooms, a double
 // click zooms out; a click seeks the input file's media, whose playhead is drawn as a line.
 import uPlot from 'uplot';
-import { isObject, scalesOf, seriesFieldsOf, timeKeyOf, type JsonObject, type SeriesField } from '../core/resultShapes';
+import { TIME_KEYS, isObject, scalesOf, seriesFieldsOf, timeKeyOf, type JsonObject, type SeriesField } from '../core/resultShapes';
 import { formatSeconds } from '../core/resultText';
 import { sampleSeries } from '../core/seriesSampling';
 import { el, formatNumber } from './dom';
@@ -15,18 +15,47 @@ const FIELD_SAMPLE = 50;
 const PALETTE = ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-red', '--vscode-charts-yellow'];
 const FALLBACK_COLOURS = ['#3794ff', '#d18616', '#89d185', '#b180d7', '#f14c4c', '#cca700'];
 
+/**
+ * A growing column of numbers in a typed array (NaN where a point has no value): 100,000 points cost no
+ * boxed numbers for the garbage collector to trace, and appending does not copy the series.
+ */
+class NumberColumn {
+  private values = new Float64Array(1024);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = value;
+  }
+
+  at(index: number): number {
+    return this.values[index]!;
+  }
+
+  /** The values so far (a view, not a copy). */
+  view(): Float64Array {
+    return this.values.subarray(0, this.length);
+  }
+}
+
 export class SeriesView implements Renderer {
   readonly element = el('div', 'series-view');
   private readonly points: JsonObject[] = [];
   private fields: SeriesField[] = [];
   private readonly fieldIndex = new Map<string, number>();
-  private xs: number[] = [];
-  private ys: Array<Array<number | null>> = [];
+  private xs = new NumberColumn();
+  private ys: NumberColumn[] = [];
   private sorted = true;
   private plot: uPlot | undefined;
   private readonly playhead = el('div', 'playhead');
   private readonly draw = new FrameThrottle(() => this.redraw());
   private readonly resize: ResizeObserver;
+  /** The element's width as the ResizeObserver last reported it (reading clientWidth at each redraw would force a layout). */
+  private observedWidth = 0;
   private zoomed = false;
   /** True while the view itself sets the plot's data (its scale hook then is no zoom). */
   private settingData = false;
@@ -36,7 +65,12 @@ export class SeriesView implements Renderer {
 
   constructor(private readonly context: SectionContext) {
     this.playhead.hidden = true;
-    this.resize = new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: HEIGHT }));
+    this.resize = new ResizeObserver((entries) => {
+      const width = entries.at(-1)?.contentRect.width ?? 0;
+      if (width <= 0 || width === this.observedWidth) return;
+      this.observedWidth = width;
+      this.plot?.setSize({ width: this.width(), height: HEIGHT });
+    });
     this.resize.observe(this.element);
     const media = context.media;
     if (media) {
@@ -76,16 +110,19 @@ export class SeriesView implements Renderer {
   }
 
   private push(point: JsonObject): void {
-    const time = point[timeKeyOf(point) ?? 'time'] as number;
-    const last = this.xs.at(-1);
-    if (last !== undefined && time < last) this.sorted = false;
+    const timeKey = timeKeyOf(point) ?? 'time';
+    const time = point[timeKey] as number;
+    if (this.xs.length > 0 && time < this.xs.at(this.xs.length - 1)) this.sorted = false;
     this.xs.push(time);
-    for (const [index, field] of this.fields.entries()) {
-      const value = point[field.key];
-      this.ys[index]!.push(typeof value === 'number' && Number.isFinite(value) ? value : null);
+    for (let index = 0; index < this.fields.length; index++) {
+      const value = point[this.fields[index]!.key];
+      this.ys[index]!.push(typeof value === 'number' && Number.isFinite(value) ? value : NaN);
     }
-    for (const key of Object.keys(point)) {
-      if (!this.fieldIndex.has(key) && typeof point[key] === 'number' && timeKeyOf(point) !== key) this.rebuildSoon = true;
+    if (this.rebuildSoon) return;
+    // As seriesFieldsOf chooses fields: a number that is no time key (a second time key would ask for a rebuild at every draw).
+    for (const key in point) {
+      const value = point[key];
+      if (typeof value === 'number' && Number.isFinite(value) && !this.fieldIndex.has(key) && !TIME_KEYS.includes(key)) this.rebuildSoon = true;
     }
   }
 
@@ -93,13 +130,18 @@ export class SeriesView implements Renderer {
     this.fields = seriesFieldsOf(this.points, Math.max(FIELD_SAMPLE, this.points.length));
     this.fieldIndex.clear();
     this.fields.forEach((field, index) => this.fieldIndex.set(field.key, index));
-    this.xs = [];
-    this.ys = this.fields.map(() => []);
+    this.xs = new NumberColumn();
+    this.ys = this.fields.map(() => new NumberColumn());
     this.rebuildSoon = false;
     for (const point of this.points) this.push(point);
     this.rebuildSoon = false;
     this.plot?.destroy();
-    this.plot = new uPlot(this.options(), this.data(), this.element);
+    // The plot's first drawing is a task of its own: creating it and sampling the series in one would be a long one.
+    this.settingData = true;
+    this.plot = new uPlot(this.options(), [[], ...this.fields.map(() => [])], this.element);
+    this.settingData = false;
+    this.zoomed = false;
+    this.draw.request();
     this.element.classList.add('plot');
     this.plot.over.append(this.playhead);
     this.plot.over.addEventListener('click', () => this.seekToCursor());
@@ -108,28 +150,30 @@ export class SeriesView implements Renderer {
 
   private redraw(): void {
     if (!this.plot) return;
-    if (this.rebuildSoon) {
-      this.build();
-    } else {
-      this.settingData = true;
-      this.plot.setData(this.data(), !this.zoomed);
-      this.settingData = false;
-    }
+    // A rebuild asks for the drawing of the new plot.
+    if (this.rebuildSoon) return this.build();
+    this.settingData = true;
+    this.plot.setData(this.data(), !this.zoomed);
+    this.settingData = false;
     this.element.dataset.points = String(this.xs.length);
     this.movePlayhead();
   }
 
   /** What the plot draws: every point, or for a long series each bucket's min and max (see seriesSampling). */
   private data(): uPlot.AlignedData {
-    let series = { xs: this.xs as readonly number[], ys: this.ys as ReadonlyArray<ReadonlyArray<number | null>> };
+    let series = { xs: this.xs.view(), ys: this.ys.map((column) => column.view()) };
     if (!this.sorted) {
-      const order = this.xs.map((_, index) => index).sort((a, b) => this.xs[a]! - this.xs[b]!);
-      series = { xs: order.map((index) => this.xs[index]!), ys: this.ys.map((ys) => order.map((index) => ys[index]!)) };
+      const xs = series.xs;
+      const order = Uint32Array.from(xs.keys()).sort((a, b) => xs[a]! - xs[b]!);
+      const gather = (column: Float64Array) => Float64Array.from(order, (index) => column[index]!);
+      series = { xs: gather(xs), ys: series.ys.map(gather) };
     }
     const scale = this.plot?.scales.x;
     const range = this.zoomed && scale?.min !== undefined && scale.max !== undefined ? { min: scale.min, max: scale.max } : undefined;
     const sampled = sampleSeries(series, Math.max(500, this.width()), range);
-    return [sampled.xs as number[], ...(sampled.ys as Array<Array<number | null>>)];
+    // A short series comes back as it is kept: uPlot takes arrays, with null for a missing value.
+    const plain = (column: ArrayLike<number | null>) => Array.from(column, (value) => (value === null || Number.isNaN(value) ? null : value));
+    return [Array.from(sampled.xs), ...sampled.ys.map(plain)];
   }
 
   private options(): uPlot.Options {
@@ -137,11 +181,7 @@ export class SeriesView implements Renderer {
     const colour = (index: number) => style.getPropertyValue(PALETTE[index % PALETTE.length]!).trim() || FALLBACK_COLOURS[index % FALLBACK_COLOURS.length]!;
     const foreground = style.getPropertyValue('--vscode-foreground').trim() || '#ccc';
     const grid = style.getPropertyValue('--vscode-editorWidget-border').trim() || 'rgba(128,128,128,0.25)';
-    const ranges = this.fields.map((field, index) => {
-      const values = this.ys[index]!.filter((value): value is number => value !== null);
-      const sample = values.slice(0, 5000);
-      return { key: field.key, hidden: field.hidden, min: sample.length ? Math.min(...sample) : NaN, max: sample.length ? Math.max(...sample) : NaN };
-    });
+    const ranges = this.fields.map((field, index) => ({ key: field.key, hidden: field.hidden, ...rangeOf(this.ys[index]!, 5000) }));
     const scales = scalesOf(ranges);
     const usesRight = Object.values(scales).includes('y2');
     const axis = (scale: string, side: 0 | 1 | 2 | 3, label?: string): uPlot.Axis => ({
@@ -161,9 +201,10 @@ export class SeriesView implements Renderer {
         setScale: [(plot, key) => {
           if (key !== 'x') return;
           const [min, max] = [plot.scales.x.min, plot.scales.x.max];
-          const first = this.xs.length ? Math.min(this.xs[0]!, this.xs.at(-1)!) : 0;
-          const last = this.xs.length ? Math.max(this.xs[0]!, this.xs.at(-1)!) : 0;
-          this.zoomed = min !== undefined && max !== undefined && (min > first || max < last);
+          const xs = this.xs;
+          const first = xs.length ? Math.min(xs.at(0), xs.at(xs.length - 1)) : 0;
+          const last = xs.length ? Math.max(xs.at(0), xs.at(xs.length - 1)) : 0;
+          this.zoomed = min !== undefined && min !== null && max !== undefined && max !== null && (min > first || max < last);
           // A zoom (not our own setData) draws the new range in detail.
           if (!this.settingData && this.xs.length > this.width() * 2) this.draw.request();
           this.movePlayhead();
@@ -190,7 +231,7 @@ export class SeriesView implements Renderer {
   }
 
   private width(): number {
-    return Math.max(240, Math.floor(this.element.clientWidth || this.element.parentElement?.clientWidth || 600));
+    return Math.max(240, Math.floor(this.observedWidth || this.element.clientWidth || this.element.parentElement?.clientWidth || 600));
   }
 
   private seekToCursor(): void {
@@ -214,4 +255,19 @@ export class SeriesView implements Renderer {
     this.playhead.hidden = !(left >= 0 && left <= plot.over.clientWidth);
     this.playhead.style.left = `${left}px`;
   }
+}
+
+/** The smallest and largest of the first `limit` values a column has (NaN for both when it has none). */
+function rangeOf(column: NumberColumn, limit: number): { min: number; max: number } {
+  let min = NaN;
+  let max = NaN;
+  let seen = 0;
+  for (let index = 0; index < column.length && seen < limit; index++) {
+    const value = column.at(index);
+    if (Number.isNaN(value)) continue;
+    seen += 1;
+    if (!(value >= min)) min = value;
+    if (!(value <= max)) max = value;
+  }
+  return { min, max };
 }

@@ -28,3 +28,13 @@ test('the visible range is sampled finely, the rest coarsely; short series are l
   const short = { xs: [0, 1, 2], ys: [[1, null, 3]] };
   assert.equal(sampleSeries(short, 10), short);
 });
+
+test('a series kept in typed arrays samples the same, NaN being a missing value', () => {
+  const typed = { xs: Float64Array.from(xs), ys: [Float64Array.from(wave), Float64Array.from(gappy, (value) => value ?? NaN)] };
+  const fromTyped = sampleSeries(typed, 2000);
+  const fromArrays = sampleSeries({ xs, ys: [wave, gappy] }, 2000);
+  assert.deepEqual(Array.from(fromTyped.xs), Array.from(fromArrays.xs));
+  assert.deepEqual(fromTyped.ys.map((column) => Array.from(column)), fromArrays.ys.map((column) => Array.from(column)));
+  const allMissing = sampleSeries({ xs: Float64Array.from(xs), ys: [new Float64Array(n).fill(NaN)] }, 100);
+  assert.ok(Array.from(allMissing.ys[0]!).every((value) => value === null), 'a bucket with no values is a gap (null), never NaN');
+});

@@ -1,6 +1,6 @@
 // Bundles the extension (CommonJS, `vscode` external) and the `rpp` CLI into dist/, the libraries they
 // load on first use into dist/vendor/, and the results webview (a browser script with uPlot and its
-// stylesheet: dist/webview/results.js and results.css).
+// stylesheet: dist/webview/results.js and results.css; and base.css, the rules every webview shares).
 // `node esbuild.mjs` builds for development (source maps); `--production` minifies for the .vsix;
 // `--only=cli` (or `--only=extension`, `--only=webview`) builds one of them; `--outdir=DIR` writes into DIR
 // instead of dist/ (the bench measures production bundles without touching dist/).
@@ -68,7 +68,7 @@ const builds = [
   { ...entry, entryPoints: ['src/extension/extension.ts'], outfile: `${outdir}/extension.js`, plugins: [vscodeOnce, vendorExternal] },
   { ...entry, entryPoints: ['src/cli.ts'], outfile: `${outdir}/cli.js`,
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js } },
-  { entryPoints: { results: 'src/webview/main.ts' }, outdir: `${outdir}/webview`, bundle: true, platform: 'browser',
+  { entryPoints: { results: 'src/webview/main.ts', base: 'src/webview/base.css' }, outdir: `${outdir}/webview`, bundle: true, platform: 'browser',
     format: 'iife', target: 'chrome114', sourcemap: production ? false : 'linked', minify: production, logLevel: 'info' },
 ].filter((build) => !only || build.outfile === `${outdir}/${only}.js` || build.outdir === `${outdir}/${only}`);
 // Both entries need the vendored files, so they are built whatever --only says.

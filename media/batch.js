@@ -89,7 +89,9 @@
   /** @param {{files: number, ok: number, failed: number, cached: number, cancelled: boolean, written: number, durationMs: number}} result */
   function end(result) {
     document.body.dataset.state = 'finished';
+    // Nothing left to stop: the button goes, as in the results panel (a pale primary button reads as "busy").
     stopButton.disabled = true;
+    stopButton.hidden = true;
     status.textContent = result.cancelled ? 'Stopped' : 'Done';
     const seconds = (result.durationMs / 1000).toFixed(1);
     const parts = [`${result.ok} of ${result.files} files ok`];

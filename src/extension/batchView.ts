@@ -1,7 +1,6 @@
 // One webview per batch run: a table of its files with status, duration and a one-line summary of
 // each result, updated as files finish (posted in batches, at most one message per ~50 ms). A row
 // opens that file's whole result in the results panel. Plugin output reaches the page only as text.
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { BatchItem } from '../core/batchRun';
@@ -9,6 +8,7 @@ import { PluginError, type PluginErrorKind } from '../core/errors';
 import { formatDuration, itemAsText } from '../core/resultText';
 import { ResultsPanel, type PanelRun } from './resultsPanel';
 import type { RunRequest } from './runCommands';
+import { webviewPage } from './webviewPage';
 
 export type BatchRowStatus = 'waiting' | 'running' | 'ok' | 'cached' | 'failed' | 'cancelled';
 
@@ -53,6 +53,7 @@ export class BatchView implements vscode.Disposable {
   private readonly stopRequested = new vscode.EventEmitter<void>();
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly mediaRoot: vscode.Uri;
+  private readonly webviewBundle: vscode.Uri;
   private readonly plugin: string;
   readonly title: string;
   readonly onDidRequestStop = this.stopRequested.event;
@@ -67,6 +68,7 @@ export class BatchView implements vscode.Disposable {
     private readonly root: string,
   ) {
     this.mediaRoot = vscode.Uri.joinPath(extensionUri, 'media');
+    this.webviewBundle = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
     this.plugin = about.plugin;
     const { plugin, mediaRoot } = this;
     this.rows = files.map((file, index) => {
@@ -77,7 +79,7 @@ export class BatchView implements vscode.Disposable {
     this.panel = vscode.window.createWebviewPanel('remotePluginProxy.batch', this.title, vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: false,
-      localResourceRoots: [mediaRoot],
+      localResourceRoots: [mediaRoot, this.webviewBundle],
     });
     this.panel.iconPath = vscode.Uri.joinPath(mediaRoot, 'plugins.svg');
     this.panel.webview.html = this.html();
@@ -207,22 +209,13 @@ export class BatchView implements vscode.Disposable {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.mediaRoot, 'batch.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.mediaRoot, 'batch.css'));
-    const csp = ["default-src 'none'", `script-src 'nonce-${nonce}'`, `style-src ${webview.cspSource}`, `font-src ${webview.cspSource}`].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Batch results</title>
-</head>
-<body data-state="running">
-<header class="toolbar">
+    return webviewPage(this.panel.webview, {
+      title: 'Batch results',
+      script: vscode.Uri.joinPath(this.mediaRoot, 'batch.js'),
+      // The rules every webview shares (built from src/webview/base.css), then the table's own.
+      styles: [vscode.Uri.joinPath(this.webviewBundle, 'base.css'), vscode.Uri.joinPath(this.mediaRoot, 'batch.css')],
+      bodyData: { state: 'running' },
+      content: `<header class="toolbar">
   <span id="title" class="title"></span>
   <span id="status" class="status" role="status">Starting…</span>
   <button id="stop" type="button">Stop</button>
@@ -231,10 +224,8 @@ export class BatchView implements vscode.Disposable {
   <thead><tr><th scope="col">File</th><th scope="col">Status</th><th scope="col" class="number">Time</th><th scope="col">Result</th></tr></thead>
   <tbody id="rows"></tbody>
 </table>
-<footer id="summary" class="summary" hidden></footer>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+<footer id="summary" class="summary" hidden></footer>`,
+    });
   }
 }
 

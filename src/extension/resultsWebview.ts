@@ -2,13 +2,13 @@
 // script, plugin output only as data), localResourceRoots kept to the extension's webview bundle and the
 // folders of the run's input files (so the input can play or show in the panel), and the answers to the
 // webview's questions about file paths found in results (which exist, which are images, open one).
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { expandHome } from '../core/manifest';
 import { mediaKindOf } from '../core/mediaFiles';
 import type { FromWebview, ResolvedPath, SourceMedia, ToWebview } from '../webview/messages';
+import { webviewPage } from './webviewPage';
 
 /** Items per message (a reopened run of 100,000 items is sent at once): each message is parsed in one task of the page. */
 const ITEMS_PER_MESSAGE = 2000;
@@ -115,33 +115,15 @@ export class ResultsWebview implements vscode.Disposable {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
     const bundle = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(bundle, 'results.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(bundle, 'results.css'));
-    const csp = [
-      "default-src 'none'",
-      `script-src 'nonce-${nonce}'`,
-      `style-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource} blob:`,
-      `media-src ${webview.cspSource}`,
-      `font-src ${webview.cspSource}`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Plugin results</title>
-</head>
-<body data-state="running" data-count="0">
-<div id="app"></div>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+    return webviewPage(this.panel.webview, {
+      title: 'Plugin results',
+      script: vscode.Uri.joinPath(bundle, 'results.js'),
+      styles: [vscode.Uri.joinPath(bundle, 'results.css')],
+      bodyData: { state: 'running', count: '0' },
+      content: '<div id="app"></div>',
+      media: true,
+    });
   }
 }
 

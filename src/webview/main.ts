@@ -2,6 +2,7 @@
 // rendered by the shape of its results as they stream in. Messages from the extension (messages.ts)
 // are queued and turned into DOM in slices, so that the page answers clicks while 100,000 items arrive.
 import 'uplot/dist/uPlot.min.css';
+import './base.css';
 import './results.css';
 import { plural, formatDuration } from '../core/resultText';
 import { button, el } from './dom';

@@ -25,6 +25,7 @@ uiTest('Run Plugin on Files… on a folder: a table of every file with its statu
   assert.match(text, /vs-batch on 8 files/);
   assert.match(text, /damaged\.txt\s+failed\s+[\d.]+ (ms|s)\s+ValueError: cannot read damaged\.txt: it says FAIL/);
   assert.match(text, /page 3\.txt\s+done\s+[\d.]+ (ms|s)\s+text of page 3/, 'a result with a "text" shows that text');
+  assert.doesNotMatch(text, /\bStop\b/, 'a finished batch has nothing to stop: its Stop button is gone');
   await openView('Plugins');
   await waitForTreeRow(/vs-batch\s*1\.0\.0 · ready · 2 workers/);
   await screenshot('batch-table');

@@ -105,10 +105,6 @@ export class ResultsPanel implements ResultsView {
     };
   }
 
-  reveal(): void {
-    this.webview.panel.reveal();
-  }
-
   beginFile(filePath: string): void {
     this.flush();
     this.files.push({ path: filePath, items: [], ended: false });

@@ -75,7 +75,8 @@ export class ConfigureCommand {
           detail: field.schema.description ?? field.schema.title,
         })),
       ];
-      const picked = await vscode.window.showQuickPick(items, { title: `Configure ${name}`, placeHolder: 'Pick a setting to change' });
+      // Values changed so far live in this loop until Save: looking elsewhere must not throw them away.
+      const picked = await vscode.window.showQuickPick(items, { title: `Configure ${name}`, placeHolder: 'Pick a setting to change', ignoreFocusOut: true });
       if (!picked) return undefined;
       if (picked.label === SAVE) return values;
       const field = fields.find((candidate) => candidate.key === picked.label);
@@ -100,12 +101,13 @@ async function editField(field: Field, current: unknown): Promise<unknown> {
   if (options) {
     const picked = await vscode.window.showQuickPick(
       options.map((option) => ({ label: JSON.stringify(option), picked: option === current, option })),
-      { title: field.key, placeHolder: field.schema.description },
+      { title: field.key, placeHolder: field.schema.description, ignoreFocusOut: true },
     );
     return picked?.option;
   }
   const text = await vscode.window.showInputBox({
     title: field.key,
+    ignoreFocusOut: true,
     prompt: field.schema.description,
     value: current === undefined ? '' : String(current),
     validateInput: (input) => {

@@ -9,6 +9,7 @@ import { pickInterpreter } from './interpreterPick';
 export async function createManifest(): Promise<vscode.Uri | undefined> {
   const name = await vscode.window.showInputBox({
     title: 'New plugin manifest: name',
+    ignoreFocusOut: true, // steps of a flow: looking elsewhere (or a webview taking the focus) must not cancel it
     prompt: 'The plugin name shown in the Plugins view, e.g. whisper-local',
     validateInput: (value) => newManifestProblem('name', value),
   });
@@ -17,6 +18,7 @@ export async function createManifest(): Promise<vscode.Uri | undefined> {
   if (!pythonPath) return undefined;
   const module = await vscode.window.showInputBox({
     title: 'New plugin manifest: module',
+    ignoreFocusOut: true,
     prompt: 'The Python module that holds the plugin class (a file beside the manifest works too), e.g. my_pkg.plugin',
     value: name.replace(/[^\p{L}\p{N}_]/gu, '_').replace(/^(\p{N})/u, '_$1'),
     validateInput: (value) => newManifestProblem('module', value),
@@ -24,6 +26,7 @@ export async function createManifest(): Promise<vscode.Uri | undefined> {
   if (!module) return undefined;
   const className = await vscode.window.showInputBox({
     title: 'New plugin manifest: class',
+    ignoreFocusOut: true,
     prompt: 'The plugin class in that module, constructed without arguments',
     value: 'Plugin',
     validateInput: (value) => newManifestProblem('className', value),
@@ -47,6 +50,6 @@ export async function pickFolder(): Promise<string | undefined> {
   const workspace = vscode.workspace.isTrusted ? vscode.workspace.workspaceFolders?.[0] : undefined;
   const items: vscode.QuickPickItem[] = [{ label: 'Your plugins', description: defaultPluginDir() }];
   if (workspace) items.push({ label: 'This workspace', description: workspacePluginDir(workspace.uri.fsPath) });
-  const picked = await vscode.window.showQuickPick(items, { title: 'Where to save the plugin' });
+  const picked = await vscode.window.showQuickPick(items, { title: 'Where to save the plugin', ignoreFocusOut: true });
   return picked?.description;
 }

@@ -30,6 +30,7 @@ export async function createPlugin(options?: SkeletonOptions): Promise<string | 
 async function askOptions(): Promise<SkeletonOptions | undefined> {
   const name = await vscode.window.showInputBox({
     title: 'New plugin: name',
+    ignoreFocusOut: true, // a step of a flow: looking elsewhere (or a webview taking the focus) must not cancel it
     prompt: 'The plugin name shown in the Plugins view; it also names the files, e.g. word-count',
     validateInput: (value) => newManifestProblem('name', value),
   });

@@ -35,6 +35,7 @@ export async function pickInterpreter(title: string): Promise<string | undefined
   quickPick.title = title;
   quickPick.placeholder = 'Looking for Python interpreters…';
   quickPick.busy = true;
+  quickPick.ignoreFocusOut = true; // a step of Create Plugin…: looking elsewhere must not cancel the flow
   quickPick.matchOnDescription = true;
   quickPick.matchOnDetail = true;
   const browse: InterpreterItem = { label: '$(folder-opened) Browse…', description: 'choose an interpreter file', browse: true, alwaysShow: true };

@@ -225,6 +225,9 @@ uiTest('errors offer the buttons that fit: Show Logs for a crash, Restart for a 
   // The list is long: filter it, as a user would (typed into the picker itself: the Output panel may hold the focus).
   await page().locator('.quick-input-widget input[placeholder="Plugin to configure"]').fill('vs-picky');
   await pickQuickItem('vs-picky');
+  // Configure… is a flow whose changed values live in its picker until Save: the focus going elsewhere (a
+  // click in the empty editor area) must not close it, or the next pick below would find no picker.
+  await page().locator('.part.editor').click({ position: { x: 20, y: 200 } });
   await pickQuickItem('level');
   const input = page().locator('.quick-input-widget input');
   await input.fill('3');

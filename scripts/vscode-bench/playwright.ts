@@ -15,7 +15,8 @@ export interface Locator {
   filter(options: { hasText?: string | RegExp }): Locator;
   locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
   waitFor(options?: Timeout & { state?: 'attached' | 'detached' | 'visible' | 'hidden' }): Promise<void>;
-  click(options?: Timeout & { button?: 'left' | 'right' }): Promise<void>;
+  /** position: where in the element to click, from its top-left corner (default: its centre). */
+  click(options?: Timeout & { button?: 'left' | 'right'; position?: { x: number; y: number } }): Promise<void>;
   dblclick(options?: Timeout): Promise<void>;
   hover(options?: Timeout): Promise<void>;
   fill(value: string, options?: Timeout): Promise<void>;

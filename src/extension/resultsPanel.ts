@@ -51,11 +51,6 @@ export class ResultsPanel implements ResultsView {
   private flushTimer: NodeJS.Timeout | undefined;
   private lastFlush = 0;
   private summary: RunSummaryView | undefined;
-  /**
-   * The webview said `ready` (its script listens). Until then nothing is posted: VS Code would queue the
-   * messages and deliver them as well as the replay that `ready` asks for, and the page would render twice.
-   */
-  private webviewReady = false;
   private readonly stopRequested = new vscode.EventEmitter<void>();
   private readonly rerunRequested = new vscode.EventEmitter<void>();
   /** The commands behind the error rows' buttons, by id. */
@@ -109,7 +104,7 @@ export class ResultsPanel implements ResultsView {
     this.flush();
     this.files.push({ path: filePath, items: [], ended: false });
     const index = this.files.length - 1;
-    if (this.webviewReady) this.webview.post({ type: 'file', run: 0, file: index, path: filePath, media: this.webview.sourceMedia(filePath) });
+    this.webview.post({ type: 'file', run: 0, file: index, path: filePath, media: this.webview.sourceMedia(filePath) });
   }
 
   append(item: unknown): void {
@@ -131,7 +126,7 @@ export class ResultsPanel implements ResultsView {
       current.error = advice.message;
       current.actions = advice.actions.map((action) => this.addAction(failureActionCommand(action, outcome.error?.plugin ?? this.run.plugin, current.path)));
     }
-    if (this.webviewReady) this.webview.post({ type: 'fileEnd', run: 0, file: this.files.length - 1, error: current.error, cancelled: current.cancelled, actions: current.actions });
+    this.webview.post({ type: 'fileEnd', run: 0, file: this.files.length - 1, error: current.error, cancelled: current.cancelled, actions: current.actions });
   }
 
   private addAction(command: vscode.Command): ErrorAction {
@@ -142,7 +137,7 @@ export class ResultsPanel implements ResultsView {
   finish(summary: RunSummary): void {
     this.flush();
     this.summary = { items: summary.items, files: summary.files, errors: summary.errors, cancelled: summary.cancelled, durationMs: summary.durationMs };
-    if (this.webviewReady) this.webview.post({ type: 'end', run: 0, summary: this.summary });
+    this.webview.post({ type: 'end', run: 0, summary: this.summary });
   }
 
   private current(): FileResults {
@@ -156,8 +151,8 @@ export class ResultsPanel implements ResultsView {
     this.flushTimer = undefined;
     if (this.pending.length === 0) return;
     this.lastFlush = performance.now();
-    // Before `ready` the replay sends these (every file's items so far).
-    if (this.webviewReady) this.webview.postItems(0, this.files.length - 1, this.pending);
+    // Before the page is ready these are dropped: the replay sends every file's items so far.
+    this.webview.postItems(0, this.files.length - 1, this.pending);
     this.pending = [];
   }
 
@@ -180,7 +175,6 @@ export class ResultsPanel implements ResultsView {
 
   /** The webview (re)started: send it the run so far, in bounded messages. */
   private replay(): void {
-    this.webviewReady = true;
     const live = this.run.record === undefined;
     const detail = this.run.record ? describeRun(this.run.record) : undefined;
     this.webview.post({ type: 'reset', layout: 'single', runs: [{

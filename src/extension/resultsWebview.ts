@@ -26,6 +26,12 @@ export class ResultsWebview implements vscode.Disposable {
   private readonly roots: vscode.Uri[];
   private readonly subscriptions: vscode.Disposable[] = [];
   private disposed = false;
+  /**
+   * The page said `ready` (its script listens). Nothing is posted before: VS Code would queue the messages
+   * and deliver them as well as the state every user of this class sends in answer to `ready` (a replay),
+   * and the page would render everything twice.
+   */
+  private pageReady = false;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -53,8 +59,9 @@ export class ResultsWebview implements vscode.Disposable {
     return this.disposed;
   }
 
+  /** Sends a message to the page once it is ready; before, it is dropped (the answer to `ready` sends the state). */
   post(message: ToWebview): void {
-    if (!this.disposed) void this.panel.webview.postMessage(message);
+    if (this.pageReady && !this.disposed) void this.panel.webview.postMessage(message);
   }
 
   /** Sends items in messages of a bounded size, each as one JSON string (see ToWebview). */
@@ -77,6 +84,7 @@ export class ResultsWebview implements vscode.Disposable {
   }
 
   private receive(message: FromWebview): void {
+    if (message.type === 'ready') this.pageReady = true;
     if (message.type === 'resolve') void this.resolve(message.paths);
     else if (message.type === 'open') void this.open(message.path, message.base);
     else this.onMessage(message);
